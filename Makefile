@@ -1,0 +1,77 @@
+# webstack-operator: `make help` lists the targets.
+
+# Tools pinned by version, installed into ./bin.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+
+# Where test binaries (kube-apiserver, etcd) come from; built once and cached outside the repo.
+ENVTEST_ASSETS = $$(hack/controlplane.sh envtest)
+
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD (config/crd/bases) and RBAC (config/rbac) from the markers.
+	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=webstack-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate the deepcopy functions of the API types.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	gofmt -l -w $$(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: manifests generate ## Regenerate everything and fail if anything differs from what is committed.
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go mod tidy
+	@git diff --exit-code -- go.mod go.sum api config charts || { echo "generated files are out of date: run 'make manifests generate', 'go mod tidy' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- api config charts)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
+
+.PHONY: test
+test: manifests generate vet deps ## Run the unit, daemon and envtest suites (installs what they need on first run).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: deps
+deps: ## Install the Debian packages the tests need (daemons, etcd) and build the envtest binaries.
+	hack/install-deps.sh
+	hack/controlplane.sh envtest >/dev/null
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/webstack-operator.
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/webstack-operator ./cmd/webstack-operator
+
+.PHONY: run
+run: manifests build ## Install the CRD into the cluster of $KUBECONFIG and run the manager against it.
+	hack/run.sh
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into ./bin.
+$(CONTROLLER_GEN):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(LOCALBIN)/controller-gen $(CONTROLLER_GEN)

@@ -1,0 +1,56 @@
+package v1alpha1
+
+// Condition types on a WebStack.
+const (
+	// ConditionReady is True when the whole request path serves: every enabled component is
+	// ready at the current generation.
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while a rollout or a migration runs.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when something needs a person's attention; the reason says what.
+	ConditionDegraded = "Degraded"
+
+	ConditionDatabaseReady     = "DatabaseReady"
+	ConditionRedisReady        = "RedisReady"
+	ConditionAppReady          = "AppReady"
+	ConditionTasksReady        = "TasksReady"
+	ConditionCacheReady        = "CacheReady"
+	ConditionLoadBalancerReady = "LoadBalancerReady"
+)
+
+// Condition reasons.
+const (
+	// ReasonReady: the component (or the whole stack) is ready.
+	ReasonReady = "Ready"
+	// ReasonPending: the component's pods are not all ready yet.
+	ReasonPending = "Pending"
+	// ReasonDisabled: the component is turned off in the spec.
+	ReasonDisabled = "Disabled"
+	// ReasonComponentsNotReady: Ready is False because at least one component is not ready.
+	ReasonComponentsNotReady = "ComponentsNotReady"
+	// ReasonRollingOut: a Deployment or StatefulSet is moving to a new revision.
+	ReasonRollingOut = "RollingOut"
+	// ReasonMigrating: the migration Job for a new image is running.
+	ReasonMigrating = "Migrating"
+	// ReasonStable: nothing is rolling out.
+	ReasonStable = "Stable"
+	// ReasonMigrationFailed: the migration Job failed; the app keeps its old image.
+	ReasonMigrationFailed = "MigrationFailed"
+	// ReasonConnectionBudgetExceeded: database.maxConnections is below what the app and task
+	// processes can open.
+	ReasonConnectionBudgetExceeded = "ConnectionBudgetExceeded"
+	// ReasonApplyFailed: the API server refused one of the child objects.
+	ReasonApplyFailed = "ApplyFailed"
+	// ReasonAsExpected: Degraded is False, nothing needs attention.
+	ReasonAsExpected = "AsExpected"
+)
+
+// ComponentConditions maps each component condition type, in a stable order.
+var ComponentConditions = []string{
+	ConditionDatabaseReady,
+	ConditionRedisReady,
+	ConditionAppReady,
+	ConditionTasksReady,
+	ConditionCacheReady,
+	ConditionLoadBalancerReady,
+}
