@@ -239,6 +239,8 @@ type MigrationSpec struct {
 }
 
 // TasksSpec is the background task workers (Celery) and their broker.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.beat) || !self.beat || self.command.exists(c, c == 'worker')",message="tasks.beat needs a tasks.command with a 'worker' argument (e.g. [celery, -A, shop, worker]): the scheduler runs the same command with 'beat' in its place"
 type TasksSpec struct {
 	// image is the container image of the task workers. Default: app.image.
 	// +kubebuilder:validation:MaxLength=512
@@ -330,8 +332,27 @@ type BrokerSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.storageClassName) || (has(self.storageClassName) && self.storageClassName == oldSelf.storageClassName)",message="storage.storageClassName cannot change once set: create a new WebStack to move data to another storage class"
 type StorageSpec struct {
 	// size is the requested volume size, at least 1Gi. It may grow (the claim is expanded)
-	// but never shrink. Default 1Gi (10Gi for the database).
+	// but never shrink. Default 1Gi.
 	// +kubebuilder:default="1Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="storage.size must be at least 1Gi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="storage.size cannot shrink: volumes can only grow; set it back to at least its previous value"
+	// +optional
+	Size *resource.Quantity `json:"size,omitempty"`
+
+	// storageClassName is the StorageClass of the claim; empty means the cluster's default
+	// class. Cannot change once set.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+}
+
+// DatabaseStorageSpec is the database's persistent volume claim: StorageSpec with a 10Gi default.
+//
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.storageClassName) || (has(self.storageClassName) && self.storageClassName == oldSelf.storageClassName)",message="storage.storageClassName cannot change once set: create a new WebStack to move data to another storage class"
+type DatabaseStorageSpec struct {
+	// size is the requested volume size, at least 1Gi. It may grow (the claim is expanded)
+	// but never shrink. Default 10Gi.
+	// +kubebuilder:default="10Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="storage.size must be at least 1Gi"
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity(string(oldSelf))) >= 0",message="storage.size cannot shrink: volumes can only grow; set it back to at least its previous value"
 	// +optional
@@ -668,7 +689,7 @@ type DatabaseSpec struct {
 	// storage is the data volume, at least 1Gi; it may grow but never shrink. Default 10Gi.
 	// +kubebuilder:default={size:"10Gi"}
 	// +optional
-	Storage StorageSpec `json:"storage,omitempty"`
+	Storage DatabaseStorageSpec `json:"storage,omitempty"`
 
 	// maxConnections is PostgreSQL's max_connections, 0 to 100000. Absent or 0 means derived
 	// from every app and task process (see status.tuning.database.maxConnections); a value

@@ -14,6 +14,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	webstackv1alpha1 "github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers"
 )
 
 // managerOptions are the manager's command-line flags.
@@ -21,7 +22,9 @@ type managerOptions struct {
 	metricsAddr string
 	probeAddr   string
 	leaderElect bool
-	zap         zap.Options
+	// skipUnchanged skips applies of children that already match (off only for benchmarks).
+	skipUnchanged bool
+	zap           zap.Options
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) {
@@ -31,6 +34,7 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to; 0 disables it")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to; 0 disables them")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica of the manager reconciles at a time")
+	fs.BoolVar(&o.skipUnchanged, "skip-unchanged", true, "skip server-side applies of children whose live object already matches; false only to measure the cost of not skipping")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -66,9 +70,13 @@ func runManager(args []string, stderr io.Writer) error {
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "webstack-operator.webstack.dev",
+		Cache:                  controllers.CacheOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, o.skipUnchanged); err != nil {
+		return fmt.Errorf("setting up the WebStack controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)

@@ -1,0 +1,107 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+)
+
+// passwordBytes is the entropy of every generated password.
+const passwordBytes = 32
+
+// newPassword returns 32 bytes from crypto/rand, URL-safe base64 encoded (43 characters, no
+// padding), so it can go into connection URLs without escaping.
+func newPassword() (string, error) {
+	b := make([]byte, passwordBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("reading crypto/rand: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// credential is one generated Secret: its name and the keys it must hold.
+type credential struct {
+	name string
+	keys []string
+}
+
+// ensureCredentials reads the credential Secrets of the enabled components, creating any that
+// do not exist yet. An existing Secret is never rewritten: a WebStack re-created with the same
+// name adopts the Secrets a Retain policy kept, and with them the same passwords.
+func (r *WebStackReconciler) ensureCredentials(ctx context.Context, s *scope) error {
+	ws := s.ws
+	var creds resources.Credentials
+	var wanted []credential
+	if ws.Spec.Database.IsEnabled() {
+		wanted = append(wanted, credential{resources.DatabaseCredentialsName(ws), []string{resources.SuperuserPasswordKey, resources.AppPasswordKey}})
+	}
+	if ws.Spec.Redis.IsEnabled() {
+		wanted = append(wanted, credential{resources.RedisCredentialsName(ws), []string{resources.PasswordKey}})
+	}
+	if ws.Spec.Tasks != nil {
+		wanted = append(wanted, credential{resources.BrokerCredentialsName(ws), []string{resources.PasswordKey}})
+	}
+	for _, c := range wanted {
+		data, err := r.credentialSecret(ctx, s, c)
+		if err != nil {
+			return err
+		}
+		switch c.name {
+		case resources.DatabaseCredentialsName(ws):
+			creds.DatabaseSuperuser = string(data[resources.SuperuserPasswordKey])
+			creds.DatabaseApp = string(data[resources.AppPasswordKey])
+		case resources.RedisCredentialsName(ws):
+			creds.Redis = string(data[resources.PasswordKey])
+		case resources.BrokerCredentialsName(ws):
+			creds.Broker = string(data[resources.PasswordKey])
+		}
+	}
+	s.credentials = creds
+	return nil
+}
+
+// credentialSecret returns the data of one credential Secret, creating it with new passwords
+// when it does not exist. It reads through the API reader when the cache (which only holds
+// Secrets labelled as ours) does not have it, so a Secret whose labels were edited is still
+// found instead of being overwritten.
+func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c credential) (map[string][]byte, error) {
+	key := client.ObjectKey{Namespace: s.ws.Namespace, Name: c.name}
+	var sec corev1.Secret
+	err := r.Client.Get(ctx, key, &sec)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		err = r.APIReader.Get(ctx, key, &sec)
+	}
+	switch {
+	case err == nil:
+		for _, k := range c.keys {
+			if len(sec.Data[k]) == 0 {
+				return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.name, k)
+			}
+		}
+		return sec.Data, nil
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading secret %s: %w", c.name, err)
+	}
+
+	data := make(map[string][]byte, len(c.keys))
+	for _, k := range c.keys {
+		pw, err := newPassword()
+		if err != nil {
+			return nil, fmt.Errorf("generating %s: %w", c.name, err)
+		}
+		data[k] = []byte(pw)
+	}
+	secret := resources.CredentialSecret(s.ws, c.name, data)
+	if err := r.Client.Create(ctx, secret); err != nil {
+		return nil, fmt.Errorf("creating secret %s: %w", c.name, err)
+	}
+	s.event(corev1.EventTypeNormal, "CredentialsCreated", "Created", "generated the passwords in Secret %s", c.name)
+	return data, nil
+}

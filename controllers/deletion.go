@@ -1,0 +1,69 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+)
+
+// DataFinalizer is on a WebStack whose database.deletionPolicy is Delete: it removes the
+// volume claims and credential Secrets (which are never owned, so garbage collection alone
+// never deletes them) before the WebStack goes. With Retain there is no finalizer and the
+// data stays for a WebStack of the same name to adopt.
+const DataFinalizer = "webstack.dev/delete-data"
+
+// syncFinalizer adds the finalizer when the policy is Delete and removes it when it is Retain.
+func (r *WebStackReconciler) syncFinalizer(ctx context.Context, ws *v1alpha1.WebStack) error {
+	want := ws.Spec.Database.DeletionPolicy == v1alpha1.DeletionDelete
+	if want == controllerutil.ContainsFinalizer(ws, DataFinalizer) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	if want {
+		controllerutil.AddFinalizer(ws, DataFinalizer)
+	} else {
+		controllerutil.RemoveFinalizer(ws, DataFinalizer)
+	}
+	if err := r.Client.Patch(ctx, ws, patch); err != nil {
+		return fmt.Errorf("updating the finalizer for deletionPolicy %s: %w", ws.Spec.Database.DeletionPolicy, err)
+	}
+	return nil
+}
+
+// finalize deletes the data of a WebStack with deletionPolicy Delete, then lets it go.
+func (r *WebStackReconciler) finalize(ctx context.Context, ws *v1alpha1.WebStack) error {
+	if !controllerutil.ContainsFinalizer(ws, DataFinalizer) {
+		return nil
+	}
+	var claims corev1.PersistentVolumeClaimList
+	if err := r.Client.List(ctx, &claims, client.InNamespace(ws.Namespace), client.MatchingLabels(resources.InstanceLabels(ws))); err != nil {
+		return fmt.Errorf("listing volume claims: %w", err)
+	}
+	for i := range claims.Items {
+		if err := r.Client.Delete(ctx, &claims.Items[i]); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting volume claim %s: %w", claims.Items[i].Name, err)
+		}
+	}
+	for _, name := range []string{resources.DatabaseCredentialsName(ws), resources.RedisCredentialsName(ws), resources.BrokerCredentialsName(ws)} {
+		sec := &corev1.Secret{}
+		sec.Namespace, sec.Name = ws.Namespace, name
+		if err := r.Client.Delete(ctx, sec); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting secret %s: %w", name, err)
+		}
+	}
+	if r.Recorder != nil {
+		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "DataDeleted", "Delete", "deletionPolicy Delete: deleted %d volume claims and the credential Secrets", len(claims.Items))
+	}
+	patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(ws, DataFinalizer)
+	if err := r.Client.Patch(ctx, ws, patch); err != nil {
+		return fmt.Errorf("removing the finalizer: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,84 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+)
+
+// gateMigration decides which image the app and task pods run. Without app.migration it is
+// always spec.app.image. With it, a new image first runs its migration Job; the pods move to
+// the new image only when that Job has succeeded, and keep the old one when it failed.
+func (r *WebStackReconciler) gateMigration(ctx context.Context, s *scope) error {
+	ws := s.ws
+	want := ws.Spec.App.Image
+	s.appImage = want
+	if ws.Spec.App.Migration == nil {
+		return nil
+	}
+	var dep appsv1.Deployment
+	current := ""
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: ws.Namespace, Name: resources.AppName(ws)}, &dep); {
+	case err == nil:
+		current = resources.AppImageOf(&dep)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading the app deployment: %w", err)
+	}
+	if current == want {
+		return nil
+	}
+
+	in := resources.Inputs{WebStack: ws, Tuning: s.tuning, Configs: s.configs, Credentials: s.credentials, AppImage: want}
+	// Until the Job succeeded, the app keeps running `current`; a brand-new stack ("") gets
+	// its app only after the first migration created the schema.
+	job := resources.MigrationJob(in, want)
+	var live batchv1.Job
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), &live)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating migration job %s: %w", job.Name, err)
+		}
+		s.event(corev1.EventTypeNormal, "MigrationStarted", "Migrate", "started Job %s to migrate the database for image %s", job.Name, want)
+		s.setMigration(migrationRunning, job.Name, current)
+	case err != nil:
+		return fmt.Errorf("reading migration job %s: %w", job.Name, err)
+	case jobCondition(&live, batchv1.JobComplete):
+		if current != "" {
+			s.event(corev1.EventTypeNormal, "MigrationSucceeded", "Migrate", "Job %s succeeded; rolling the app out to %s", job.Name, want)
+		}
+	case jobCondition(&live, batchv1.JobFailed):
+		s.setMigration(migrationFailed, job.Name, current)
+		if !hasCondition(ws, "Degraded", "MigrationFailed") {
+			s.event(corev1.EventTypeWarning, "MigrationFailed", "Migrate", "Job %s failed; the app keeps image %q", job.Name, current)
+		}
+	default:
+		s.setMigration(migrationRunning, job.Name, current)
+	}
+	return nil
+}
+
+// setMigration records a migration that holds the app at its current image ("" = the app
+// does not exist yet and is not created before its first migration succeeds).
+func (s *scope) setMigration(p migrationPhase, job, current string) {
+	s.obs.migration = p
+	s.obs.migrationJob = job
+	s.obs.pendingImage = s.ws.Spec.App.Image
+	s.appImage = current
+}
+
+func jobCondition(j *batchv1.Job, t batchv1.JobConditionType) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == t && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}

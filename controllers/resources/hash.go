@@ -1,0 +1,61 @@
+package resources
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// ConfigHashAnnotation is on the pod template of every component with rendered config: a
+// change of that config changes the template, which rolls exactly those pods.
+const ConfigHashAnnotation = "webstack.dev/config-hash"
+
+// ConnectionHashAnnotation is on the app, task and beat pod templates: a hash of the key
+// names of the connection Secret (never its values), so that pods restart to load the new
+// variables when a component is turned on or off.
+const ConnectionHashAnnotation = "webstack.dev/connection-hash"
+
+// configHashLen is the number of hex digits of a config hash (64 bits).
+const configHashLen = 16
+
+// ConfigHash is a short hex sha256 of config files given as name, content pairs:
+// ConfigHash("haproxy.cfg", cfg). Each name and content is length-prefixed, so no two
+// different sets of files hash alike by shifting bytes between them, and a renamed file
+// changes the hash. A trailing name without content counts as empty content.
+func ConfigHash(files ...string) string {
+	h := sha256.New()
+	var n [8]byte
+	for _, s := range files {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	if len(files)%2 == 1 {
+		binary.BigEndian.PutUint64(n[:], 0)
+		h.Write(n[:])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:configHashLen]
+}
+
+// filesHash is ConfigHash over every entry of data, in name order.
+func filesHash(data map[string]string) string {
+	names := slices.Sorted(maps.Keys(data))
+	pairs := make([]string, 0, 2*len(names))
+	for _, n := range names {
+		pairs = append(pairs, n, data[n])
+	}
+	return ConfigHash(pairs...)
+}
+
+// file returns the rendered file name, or an error naming what is missing.
+func file(configs map[string]string, name string) (string, error) {
+	s, ok := configs[name]
+	if !ok || strings.TrimSpace(s) == "" {
+		return "", fmt.Errorf("the rendered config has no %s: pass render.Files' result for this spec", name)
+	}
+	return s, nil
+}

@@ -1,0 +1,132 @@
+package resources
+
+import (
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+)
+
+func TestConfigHash(t *testing.T) {
+	base := ConfigHash("haproxy.cfg", "global\n")
+	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(base) {
+		t.Fatalf("hash %q is not 16 hex digits", base)
+	}
+	if again := ConfigHash("haproxy.cfg", "global\n"); again != base {
+		t.Fatalf("the same files hash to %q and %q", base, again)
+	}
+	differ := map[string][]string{
+		"other content":         {"haproxy.cfg", "global \n"},
+		"other name":            {"redis.conf", "global\n"},
+		"bytes moved to a name": {"haproxy.cfgg", "lobal\n"},
+		"one more file":         {"haproxy.cfg", "global\n", "x", ""},
+		"files swapped":         {"a", "1", "b", "2"},
+	}
+	hashes := map[string]string{"base": base}
+	for name, files := range differ {
+		t.Run(name, func(t *testing.T) {
+			h := ConfigHash(files...)
+			for other, oh := range hashes {
+				if h == oh {
+					t.Errorf("%v hashes like %s", files, other)
+				}
+			}
+		})
+		hashes[name] = ConfigHash(files...)
+	}
+	if ConfigHash("a", "1", "b", "2") == ConfigHash("b", "2", "a", "1") {
+		t.Error("the order of files does not count")
+	}
+}
+
+// rollingBase is a stack with every component, the spec the roll tests change.
+var rollingBase = []option{withTasks(2), withBeat(), withMigration("manage.py", "migrate")}
+
+func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
+	cases := map[string]struct {
+		change   []option
+		appImage string
+		want     []string
+	}{
+		"nothing changes": {},
+		"a cache rule":    {change: []option{withCacheRule("/static/", 24*time.Hour)}, want: []string{"Deployment/shop-cache"}},
+		"database memory": {change: []option{withDatabaseMemory("2Gi")}, want: []string{"StatefulSet/shop-database"}},
+		"a database extension": {
+			change: []option{func(ws *v1alpha1.WebStack) { ws.Spec.Database.Extensions = []string{"pg_trgm"} }},
+			want:   []string{"StatefulSet/shop-database"},
+		},
+		"cache Redis memory": {change: []option{withRedisMemory("1Gi")}, want: []string{"Deployment/shop-redis"}},
+		"a rate limit":       {change: []option{withRateLimit(10)}, want: []string{"Deployment/shop-loadbalancer"}},
+		// More workers: the app's env, HAProxy's per-server maxconn and the database's
+		// max_connections all follow.
+		"app workers": {
+			change: []option{withWorkers(8)},
+			want:   []string{"Deployment/shop-app", "Deployment/shop-loadbalancer", "StatefulSet/shop-database"},
+		},
+		"a new app image after its migration": {
+			appImage: "registry.example.com/shop:1.5",
+			want:     []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-tasks"},
+		},
+		// The connection Secret loses REDIS_URL: every pod that loads it restarts.
+		"the cache Redis turned off": {
+			change: []option{withoutRedis()},
+			want:   []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-redis", "Deployment/shop-tasks"},
+		},
+	}
+	before := podTemplates(desired(t, rollingBase...))
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := inputsFor(t, webStack(t, slices.Concat(rollingBase, tc.change)...))
+			in.AppImage = tc.appImage
+			objs, err := Desired(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := podTemplates(objs)
+			var changed []string
+			for _, k := range slices.Sorted(maps.Keys(before)) {
+				if a, ok := after[k]; !ok || !reflect.DeepEqual(a, before[k]) {
+					changed = append(changed, k)
+				}
+			}
+			for k := range after {
+				if _, ok := before[k]; !ok {
+					changed = append(changed, k)
+				}
+			}
+			if !slices.Equal(changed, tc.want) {
+				t.Errorf("changed pod templates %v, want %v", changed, tc.want)
+			}
+		})
+	}
+}
+
+func TestPodTemplateAnnotations(t *testing.T) {
+	objs := desired(t, rollingBase...)
+	cases := map[string]string{
+		"Deployment/shop-loadbalancer": ConfigHashAnnotation,
+		"Deployment/shop-cache":        ConfigHashAnnotation,
+		"Deployment/shop-redis":        ConfigHashAnnotation,
+		"StatefulSet/shop-broker":      ConfigHashAnnotation,
+		"StatefulSet/shop-database":    ConfigHashAnnotation,
+		"Deployment/shop-app":          ConnectionHashAnnotation,
+		"Deployment/shop-tasks":        ConnectionHashAnnotation,
+		"Deployment/shop-beat":         ConnectionHashAnnotation,
+	}
+	templates := podTemplates(objs)
+	for k, annotation := range cases {
+		t.Run(k, func(t *testing.T) {
+			a := templates[k].Annotations
+			if len(a) != 1 || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(a[annotation]) {
+				t.Errorf("annotations %v, want only %s", a, annotation)
+			}
+		})
+	}
+	if len(templates) != len(cases) {
+		t.Errorf("%d pod templates, the table has %d", len(templates), len(cases))
+	}
+}

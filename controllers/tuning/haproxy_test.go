@@ -1,0 +1,37 @@
+package tuning
+
+import (
+	"testing"
+)
+
+func TestLoadBalancer(t *testing.T) {
+	cases := map[string]struct {
+		// opts build an admitted spec unless raw is set.
+		opts []option
+		raw  bool
+		// threads, serverMaxConnections, serverSlots
+		want [3]int32
+	}{
+		"defaults: ceil(3 / 2)":               {want: [3]int32{1, 2, 2}},
+		"one replica takes all workers":       {opts: []option{withLoadBalancer(1, 0)}, want: [3]int32{1, 3, 2}},
+		"ceil(8 x 4 / 3) = 11":                {opts: []option{withWorkers(8), withThreads(4), withLoadBalancer(3, 0)}, want: [3]int32{1, 11, 2}},
+		"100 replicas still 1 per server":     {opts: []option{withLoadBalancer(100, 0)}, want: [3]int32{1, 1, 2}},
+		"2.9 cores is 2 threads":              {opts: []option{withResources(LoadBalancer, list("cpu", "2900m"), nil)}, want: [3]int32{2, 2, 2}},
+		"threads capped at 64":                {opts: []option{withResources(LoadBalancer, list("cpu", "1000"), nil)}, want: [3]int32{64, 2, 2}},
+		"slots follow autoscaling":            {opts: []option{withAutoscaling(2, 30)}, want: [3]int32{1, 2, 30}},
+		"zero replicas (API rejects) count 1": {opts: []option{withLoadBalancer(0, 0)}, raw: true, want: [3]int32{1, 3, 2}},
+		"negative replicas (API rejects) too": {opts: []option{withLoadBalancer(-5, 0)}, raw: true, want: [3]int32{1, 3, 2}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			ws := rawWebStack(c.opts...)
+			if !c.raw {
+				ws = webStack(t, c.opts...)
+			}
+			lb := For(ws).LoadBalancer
+			if got := [3]int32{lb.Threads, lb.ServerMaxConnections, lb.ServerSlots}; got != c.want {
+				t.Errorf("threads, serverMaxConnections, serverSlots = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

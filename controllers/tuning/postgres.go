@@ -1,0 +1,98 @@
+package tuning
+
+import (
+	"fmt"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+)
+
+const (
+	// reservedConnections are the connections on top of the app and task processes:
+	// PostgreSQL's 3 superuser_reserved_connections, the migration Job, and admin and
+	// monitoring sessions.
+	reservedConnections = 10
+	// maxDatabaseConnections is the most max_connections the operator configures: the
+	// maximum database.maxConnections accepts. A larger derived budget is capped, with a
+	// warning.
+	maxDatabaseConnections = 100000
+	// Bounds of work_mem and maintenance_work_mem, in MiB.
+	minWorkMemMiB            = 4
+	maxMaintenanceWorkMemMiB = 2048
+)
+
+// BelowBudget reports whether max_connections is below the connection budget (an explicit
+// database.maxConnections below it, or a budget above the 100000 cap), so that some app or
+// task processes may fail to connect. Result.Warnings then says why; the controller reports
+// it as Degraded with reason ConnectionBudgetExceeded. False for a nil (disabled) database.
+func (d *DatabaseResult) BelowBudget() bool {
+	return d != nil && d.MaxConnections < d.ConnectionBudget
+}
+
+// database derives PostgreSQL's sizing (only called when the database is enabled), with
+// m = the database container's memory in MiB:
+//
+//	connectionBudget   = app.maxPods x workersPerPod x threadsPerWorker
+//	                     + tasks.pods x concurrency + (1 with beat) + 10 reserved
+//	maxConnections     = database.maxConnections if > 0 (a warning when below the budget),
+//	                     else the budget, at most 100000 (a warning when capped)
+//	sharedBuffers      = m / 4
+//	effectiveCacheSize = 3m / 4
+//	maintenanceWorkMem = min(m / 16, 2048Mi)
+//	workMem            = max(4Mi, (m - sharedBuffers) / (maxConnections x 3))
+func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *TasksResult) DatabaseResult {
+	in := x.inputs(Database, d.Resources)
+	r := DatabaseResult{Inputs: in.Inputs}
+
+	budget := satMul(satMul(int64(app.MaxPods), int64(app.WorkersPerPod)), int64(app.ThreadsPerWorker))
+	budgetExpr := fmt.Sprintf("app %d pods x %d workers x %d threads", app.MaxPods, app.WorkersPerPod, app.ThreadsPerWorker)
+	if tasks != nil {
+		budget = satAdd(budget, satMul(int64(tasks.Pods), int64(tasks.Concurrency)))
+		budget = satAdd(budget, int64(tasks.Beat))
+		budgetExpr += fmt.Sprintf(" + tasks %d pods x concurrency %d + beat %d", tasks.Pods, tasks.Concurrency, tasks.Beat)
+	}
+	budget = satAdd(budget, reservedConnections)
+	budgetExpr += fmt.Sprintf(" + %d reserved", reservedConnections)
+	r.ConnectionBudget = clamp32(budget)
+	budgetLine := fmt.Sprintf("%s = %d (reserved: 3 superuser, the migration Job, admin and monitoring sessions)", budgetExpr, budget)
+
+	switch {
+	case d.MaxConnections > 0:
+		r.MaxConnections = d.MaxConnections
+		x.line("database.maxConnections", itoa(r.MaxConnections), "database.maxConnections = %d (explicit); connection budget: %s",
+			d.MaxConnections, budgetLine)
+		if int64(d.MaxConnections) < budget {
+			fix := fmt.Sprintf("raise it to at least %d, or remove it to derive it", budget)
+			if budget > maxDatabaseConnections {
+				fix = "lower app.workers, app.threads or the number of app pods, or pool connections"
+			}
+			x.warn("database.maxConnections %d is below the connection budget %d (%s): some app or task processes may fail to connect; %s",
+				d.MaxConnections, budget, budgetExpr, fix)
+		}
+	case budget > maxDatabaseConnections:
+		r.MaxConnections = maxDatabaseConnections
+		x.line("database.maxConnections", itoa(r.MaxConnections), "%s = %d, capped at %d (the most database.maxConnections accepts)",
+			budgetExpr, budget, maxDatabaseConnections)
+		x.warn("the connection budget %d (%s) exceeds %d, the most the operator configures: lower app.workers, app.threads or the number of app pods, or pool connections",
+			budget, budgetExpr, maxDatabaseConnections)
+	default:
+		r.MaxConnections = int32(budget)
+		x.line("database.maxConnections", itoa(r.MaxConnections), "%s", budgetLine)
+	}
+
+	m := in.MemoryMiB
+	r.SharedBuffersMiB = m / 4
+	x.line("database.sharedBuffers", mi(r.SharedBuffersMiB), "%s / 4 = %s; %s", mi(m), mi(r.SharedBuffersMiB), in.memoryNote())
+
+	r.EffectiveCacheSizeMiB = 3 * m / 4 // m < 2^44: no overflow
+	x.line("database.effectiveCacheSize", mi(r.EffectiveCacheSizeMiB), "3 x %s / 4 = %s", mi(m), mi(r.EffectiveCacheSizeMiB))
+
+	perConn := (m - r.SharedBuffersMiB) / (int64(r.MaxConnections) * 3) // MaxConnections >= 1
+	r.WorkMemMiB = max(minWorkMemMiB, perConn)
+	x.line("database.workMem", mi(r.WorkMemMiB), "max(%s, (%s - %s) / (%d connections x 3)) = max(%s, %s) = %s",
+		mi(minWorkMemMiB), mi(m), mi(r.SharedBuffersMiB), r.MaxConnections, mi(minWorkMemMiB), mi(perConn), mi(r.WorkMemMiB))
+
+	r.MaintenanceWorkMemMiB = min(m/16, maxMaintenanceWorkMemMiB)
+	x.line("database.maintenanceWorkMem", mi(r.MaintenanceWorkMemMiB), "min(%s / 16, %s) = min(%s, %s) = %s",
+		mi(m), mi(maxMaintenanceWorkMemMiB), mi(m/16), mi(maxMaintenanceWorkMemMiB), mi(r.MaintenanceWorkMemMiB))
+	return r
+}

@@ -1,0 +1,330 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers/render"
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+)
+
+// WebStackReconciler turns a WebStack into its running stack and keeps it there.
+type WebStackReconciler struct {
+	// Client reads from the manager's cache and writes to the API server.
+	Client client.Client
+	// APIReader reads past the cache, for the rare object the cache does not hold.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	// SkipUnchanged skips applies whose object already matches (on by default; the
+	// benchmark turns it off for its baseline).
+	SkipUnchanged bool
+}
+
+// scope is what the phases of one reconcile share.
+type scope struct {
+	ws          *v1alpha1.WebStack
+	tuning      tuning.Result
+	configs     map[string]string
+	credentials resources.Credentials
+	// appImage is the image app and task pods run now; "" while the first migration runs
+	// (the app is not created before its database schema exists).
+	appImage string
+	desired  []resources.Object
+	obs      observation
+	recorder events.EventRecorder
+}
+
+func (s *scope) event(eventType, reason, action, note string, args ...any) {
+	if s.recorder != nil {
+		s.recorder.Eventf(s.ws, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// phase is one step of a reconcile; an error stops the later phases.
+type phase func(ctx context.Context, s *scope) error
+
+// Reconcile is the skeleton: get, compute, run the phases, write status once if it changed.
+func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ws := &v1alpha1.WebStack{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ws.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, ws)
+	}
+	if err := r.syncFinalizer(ctx, ws); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	s := &scope{ws: ws, recorder: r.Recorder}
+	s.tuning = tuning.For(ws)
+	s.obs.generation = ws.Generation
+	s.obs.warnings = s.tuning.Warnings
+	s.obs.budgetShort = s.tuning.Database != nil && s.tuning.Database.BelowBudget()
+	tuningStatus := s.tuning.Status()
+	s.obs.tuning = &tuningStatus
+	s.obs.endpoint = fmt.Sprintf("http://%s.%s.svc:%d", resources.LoadBalancerName(ws), ws.Namespace, ws.Spec.LoadBalancer.Service.Port)
+	s.obs.connectionSecret = resources.ConnectionSecretName(ws)
+
+	var err error
+	for _, p := range []phase{r.renderConfigs, r.ensureCredentials, r.gateMigration, r.applyChildren, r.pruneChildren, r.expandVolumes} {
+		if err = p(ctx, s); err != nil {
+			s.obs.applyErr = err
+			break
+		}
+	}
+	r.observe(ctx, s)
+
+	if s.obs.budgetShort && !hasCondition(ws, v1alpha1.ConditionDegraded, v1alpha1.ReasonConnectionBudgetExceeded) {
+		s.event(corev1.EventTypeWarning, v1alpha1.ReasonConnectionBudgetExceeded, "Tune", "%s", s.obs.warnings[0])
+	}
+	status := computeStatus(ws.Status, s.obs)
+	if !equality.Semantic.DeepEqual(status, ws.Status) {
+		announceTransitions(s, ws.Status, status)
+		ws.Status = status
+		if uerr := r.Client.Status().Update(ctx, ws); uerr != nil && err == nil {
+			err = fmt.Errorf("writing status: %w", uerr)
+		}
+	}
+	if err == nil && s.obs.migration == migrationRunning {
+		// Job completion is watched; this only bounds the wait if an event is missed.
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+func hasCondition(ws *v1alpha1.WebStack, t, reason string) bool {
+	for _, c := range ws.Status.Conditions {
+		if c.Type == t && c.Reason == reason && c.Status == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// announceTransitions emits an Event for each condition that changed in a way a person cares
+// about: the stack became ready or stopped being ready, or became degraded.
+func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
+	find := func(cs []metav1.Condition, t string) (string, string) {
+		for _, c := range cs {
+			if c.Type == t {
+				return string(c.Status), c.Reason
+			}
+		}
+		return "", ""
+	}
+	oldReady, _ := find(old.Conditions, v1alpha1.ConditionReady)
+	newReady, reason := find(now.Conditions, v1alpha1.ConditionReady)
+	if oldReady != newReady {
+		if newReady == "True" {
+			s.event(corev1.EventTypeNormal, v1alpha1.ReasonReady, "Reconcile", "every enabled component is ready")
+		} else if oldReady == "True" {
+			s.event(corev1.EventTypeWarning, reason, "Reconcile", "the stack is no longer ready")
+		}
+	}
+	oldDeg, oldReason := find(old.Conditions, v1alpha1.ConditionDegraded)
+	newDeg, newReason := find(now.Conditions, v1alpha1.ConditionDegraded)
+	if newDeg == "True" && (oldDeg != "True" || oldReason != newReason) && newReason != v1alpha1.ReasonConnectionBudgetExceeded {
+		s.event(corev1.EventTypeWarning, newReason, "Reconcile", "degraded: %s", newReason)
+	}
+}
+
+// renderConfigs renders every config file for in-cluster DNS discovery.
+func (r *WebStackReconciler) renderConfigs(_ context.Context, s *scope) error {
+	files, err := render.Files(s.ws, s.tuning, resources.Discovery(s.ws), render.Options{})
+	if err != nil {
+		return fmt.Errorf("rendering configs: %w", err)
+	}
+	s.configs = files
+	return nil
+}
+
+// applyChildren builds the desired children and applies each, skipping unchanged ones.
+func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error {
+	desired, err := resources.Desired(resources.Inputs{
+		WebStack:    s.ws,
+		Tuning:      s.tuning,
+		Configs:     s.configs,
+		Credentials: s.credentials,
+		AppImage:    s.appImage,
+	})
+	if err != nil {
+		return fmt.Errorf("building children: %w", err)
+	}
+	if s.appImage == "" {
+		desired = withoutAppWorkloads(desired)
+	}
+	s.desired = desired
+	a := applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged}
+	for _, obj := range desired {
+		if sts, ok := obj.(*appsv1.StatefulSet); ok {
+			if err := r.keepClaimTemplates(ctx, sts); err != nil {
+				return err
+			}
+		}
+		if _, err := a.apply(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withoutAppWorkloads drops the app and task workloads (and the app's autoscaler): they are
+// not created before the first migration of a new stack has succeeded.
+func withoutAppWorkloads(objs []resources.Object) []resources.Object {
+	out := objs[:0:0]
+	for _, o := range objs {
+		switch o.(type) {
+		case *appsv1.Deployment, *autoscalingv2.HorizontalPodAutoscaler:
+			switch o.GetLabels()[resources.ComponentLabel] {
+			case resources.ComponentApp, resources.ComponentTasks, resources.ComponentBeat:
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// keepClaimTemplates copies the volume claim templates of a live StatefulSet into the desired
+// one: they are immutable, and storage growth is applied to the claims (expandVolumes).
+func (r *WebStackReconciler) keepClaimTemplates(ctx context.Context, sts *appsv1.StatefulSet) error {
+	var live appsv1.StatefulSet
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), &live)
+	if err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if len(live.Spec.VolumeClaimTemplates) != len(sts.Spec.VolumeClaimTemplates) {
+		return nil
+	}
+	for i := range sts.Spec.VolumeClaimTemplates {
+		want := &sts.Spec.VolumeClaimTemplates[i]
+		have := live.Spec.VolumeClaimTemplates[i]
+		want.Spec = have.Spec
+		want.Labels = have.Labels
+	}
+	return nil
+}
+
+// managedKinds are the kinds the reconciler owns and prunes, with their list types.
+func managedLists() []client.ObjectList {
+	return []client.ObjectList{
+		&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &corev1.ServiceList{},
+		&corev1.ConfigMapList{}, &corev1.SecretList{}, &policyv1.PodDisruptionBudgetList{},
+		&networkingv1.NetworkPolicyList{}, &autoscalingv2.HorizontalPodAutoscalerList{},
+	}
+}
+
+// pruneChildren deletes children this WebStack owns that are no longer desired (a disabled
+// component). Only objects with our controller reference are candidates: credential Secrets
+// and volume claims are never owned, so they are never pruned.
+func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error {
+	keep := map[string]bool{}
+	for _, o := range s.desired {
+		keep[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
+	}
+	for _, list := range managedLists() {
+		if err := r.Client.List(ctx, list, client.InNamespace(s.ws.Namespace), client.MatchingLabels(resources.InstanceLabels(s.ws))); err != nil {
+			return fmt.Errorf("listing children: %w", err)
+		}
+		items, err := metaItems(list)
+		if err != nil {
+			return err
+		}
+		for _, obj := range items {
+			ref := metav1.GetControllerOf(obj)
+			if ref == nil || ref.UID != s.ws.UID {
+				continue
+			}
+			gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+			if err != nil {
+				return err
+			}
+			if keep[gvk.Kind+"/"+obj.GetName()] {
+				continue
+			}
+			if err := r.Client.Delete(ctx, obj, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
+				return fmt.Errorf("pruning %s %s: %w", gvk.Kind, obj.GetName(), err)
+			}
+			s.event(corev1.EventTypeNormal, "Pruned", "Delete", "deleted %s %s: its component is no longer in the spec", gvk.Kind, obj.GetName())
+		}
+	}
+	return nil
+}
+
+// expandVolumes grows the claims of the StatefulSets when the spec asks for more storage.
+// It never shrinks one (the API refuses smaller sizes anyway).
+func (r *WebStackReconciler) expandVolumes(ctx context.Context, s *scope) error {
+	for _, want := range resources.Claims(s.ws) {
+		var pvc corev1.PersistentVolumeClaim
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.ws.Namespace, Name: want.Name}, &pvc); err != nil {
+			if client.IgnoreNotFound(err) == nil {
+				continue
+			}
+			return fmt.Errorf("reading claim %s: %w", want.Name, err)
+		}
+		have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+		// Only a bound claim can grow; an unbound one is retried when it binds (claims are watched).
+		if pvc.Status.Phase != corev1.ClaimBound || want.Size.Cmp(have) <= 0 {
+			continue
+		}
+		patch := client.MergeFrom(pvc.DeepCopy())
+		if pvc.Spec.Resources.Requests == nil {
+			pvc.Spec.Resources.Requests = corev1.ResourceList{}
+		}
+		pvc.Spec.Resources.Requests[corev1.ResourceStorage] = want.Size
+		if err := r.Client.Patch(ctx, &pvc, patch); err != nil {
+			return fmt.Errorf("expanding claim %s to %s: %w", want.Name, want.Size.String(), err)
+		}
+		s.event(corev1.EventTypeNormal, "VolumeExpanding", "Expand", "asked claim %s to grow from %s to %s", want.Name, have.String(), want.Size.String())
+	}
+	return nil
+}
+
+// SetupWithManager watches WebStacks and every kind of child.
+func (r *WebStackReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.WebStack{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
+		Owns(&batchv1.Job{}).
+		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(instanceOf)).
+		Named("webstack").
+		Complete(r)
+}
+
+// instanceOf maps a volume claim (made by a StatefulSet, so not owned by the WebStack) to
+// the WebStack named in its instance label.
+func instanceOf(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[resources.InstanceLabel]
+	if name == "" || o.GetLabels()[resources.ManagedByLabel] != resources.ManagedByValue {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}

@@ -1,0 +1,505 @@
+package controllers_test
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers"
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/testutil"
+)
+
+var ctx = context.Background()
+
+// create creates a WebStack in a new restricted namespace and returns it as stored.
+func create(name string, opts ...testutil.Option) *v1alpha1.WebStack {
+	ns := newNamespace()
+	ws := testutil.WebStack(name, append(opts, testutil.InNamespace(ns))...)
+	Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+	return getWS(ns, name)
+}
+
+// updateWS changes a WebStack, retrying when the operator wrote status in between.
+func updateWS(ns, name string, change func(*v1alpha1.WebStack)) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ws := getWS(ns, name)
+		change(ws)
+		return k8sClient.Update(ctx, ws)
+	})).To(Succeed())
+}
+
+// exists waits for an object to exist and returns it.
+func exists[T client.Object](obj T, ns, name string) T {
+	Eventually(func() error { return k8sClient.Get(ctx, key(ns, name), obj) }).Should(Succeed(), "%T %s/%s", obj, ns, name)
+	return obj
+}
+
+// gone waits for an object to be deleted.
+func gone(obj client.Object, ns, name string) {
+	Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, name), obj)) }).Should(BeTrue(), "%T %s should be gone", obj, name)
+}
+
+func podTemplates(ns string, ws *v1alpha1.WebStack) map[string]corev1.PodTemplateSpec {
+	out := map[string]corev1.PodTemplateSpec{}
+	sel := client.MatchingLabels(resources.InstanceLabels(ws))
+	var deps appsv1.DeploymentList
+	Expect(k8sClient.List(ctx, &deps, client.InNamespace(ns), sel)).To(Succeed())
+	for _, d := range deps.Items {
+		out["deployment/"+d.Name] = d.Spec.Template
+	}
+	var sets appsv1.StatefulSetList
+	Expect(k8sClient.List(ctx, &sets, client.InNamespace(ns), sel)).To(Succeed())
+	for _, s := range sets.Items {
+		t := *s.Spec.Template.DeepCopy()
+		// As the StatefulSet controller does: each claim template becomes a volume of the pod.
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			t.Spec.Volumes = append(t.Spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name + "-" + s.Name + "-0"},
+			}})
+		}
+		out["statefulset/"+s.Name] = t
+	}
+	return out
+}
+
+// admitPod asks the API server, in a namespace enforcing the restricted Pod Security
+// profile, whether a pod of this template would be admitted (a dry run: nothing is created).
+func admitPod(ns, name string, t corev1.PodTemplateSpec) error {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: strings.ReplaceAll(name, "/", "-") + "-check"}, Spec: t.Spec}
+	return k8sClient.Create(ctx, pod, client.DryRunAll)
+}
+
+func env(c corev1.Container, name string) string {
+	for _, e := range c.Env {
+		if e.Name == name {
+			return e.Value
+		}
+	}
+	return ""
+}
+
+func ownedBy(obj client.Object, ws *v1alpha1.WebStack) bool {
+	ref := metav1.GetControllerOf(obj)
+	return ref != nil && ref.UID == ws.UID && ref.Kind == "WebStack"
+}
+
+func secretData(ns, name string) map[string][]byte {
+	var s corev1.Secret
+	Expect(k8sClient.Get(ctx, key(ns, name), &s)).To(Succeed())
+	return s.Data
+}
+
+var _ = Describe("a new WebStack", Ordered, func() {
+	var ws *v1alpha1.WebStack
+	var ns string
+
+	BeforeAll(func() {
+		ws = create("shop", testutil.WithTasks(2), testutil.WithBeat(), testutil.WithAutoscaling(2, 10))
+		ns = ws.Namespace
+	})
+
+	It("gets every child, owned and labelled", func() {
+		owned := []struct {
+			obj  client.Object
+			name string
+		}{
+			{&appsv1.Deployment{}, resources.AppName(ws)},
+			{&appsv1.Deployment{}, resources.TasksName(ws)},
+			{&appsv1.Deployment{}, resources.BeatName(ws)},
+			{&appsv1.Deployment{}, resources.CacheName(ws)},
+			{&appsv1.Deployment{}, resources.LoadBalancerName(ws)},
+			{&appsv1.Deployment{}, resources.RedisName(ws)},
+			{&appsv1.StatefulSet{}, resources.DatabaseName(ws)},
+			{&appsv1.StatefulSet{}, resources.BrokerName(ws)},
+			{&corev1.Service{}, resources.AppName(ws)},
+			{&corev1.Service{}, resources.AppHeadlessName(ws)},
+			{&corev1.Service{}, resources.CacheName(ws)},
+			{&corev1.Service{}, resources.CacheHeadlessName(ws)},
+			{&corev1.Service{}, resources.LoadBalancerName(ws)},
+			{&corev1.Service{}, resources.DatabaseName(ws)},
+			{&corev1.Service{}, resources.DatabaseHeadlessName(ws)},
+			{&corev1.Service{}, resources.RedisName(ws)},
+			{&corev1.Service{}, resources.BrokerName(ws)},
+			{&corev1.Secret{}, resources.ConnectionSecretName(ws)},
+			{&autoscalingv2.HorizontalPodAutoscaler{}, resources.AppName(ws)},
+			{&policyv1.PodDisruptionBudget{}, resources.AppName(ws)},
+			{&policyv1.PodDisruptionBudget{}, resources.LoadBalancerName(ws)},
+		}
+		for _, o := range owned {
+			obj := exists(o.obj, ns, o.name)
+			Expect(ownedBy(obj, ws)).To(BeTrue(), "%T %s is not owned by the WebStack", obj, o.name)
+			Expect(obj.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/instance", ws.Name))
+			Expect(obj.GetLabels()).To(HaveKeyWithValue("app.kubernetes.io/managed-by", "webstack-operator"))
+			Expect(obj.GetLabels()).To(HaveKey("app.kubernetes.io/component"))
+		}
+		var pols networkingv1.NetworkPolicyList
+		Expect(k8sClient.List(ctx, &pols, client.InNamespace(ns))).To(Succeed())
+		Expect(len(pols.Items)).To(BeNumerically(">=", 2), "a default deny and the allow rules")
+
+		for _, name := range []string{resources.DatabaseCredentialsName(ws), resources.RedisCredentialsName(ws), resources.BrokerCredentialsName(ws)} {
+			s := exists(&corev1.Secret{}, ns, name)
+			Expect(metav1.GetControllerOf(s)).To(BeNil(), "credential Secret %s must not be owned: Retain keeps it", name)
+			for k, v := range s.Data {
+				Expect(len(v)).To(BeNumerically(">=", 43), "%s/%s is not 32 random bytes", name, k)
+			}
+		}
+		Eventually(func() string { return getWS(ns, ws.Name).Status.ConnectionSecret }).Should(Equal(resources.ConnectionSecretName(ws)))
+		conn := secretData(ns, resources.ConnectionSecretName(ws))
+		Expect(conn).To(HaveKey("DATABASE_URL"))
+		Expect(conn).To(HaveKey("REDIS_URL"))
+		Expect(conn).To(HaveKey("CELERY_BROKER_URL"))
+		Expect(conn).To(HaveKey("CACHE_URL"))
+	})
+
+	It("runs every pod under the restricted Pod Security profile", func() {
+		templates := podTemplates(ns, ws)
+		Expect(templates).To(HaveLen(8))
+		for name, t := range templates {
+			Expect(admitPod(ns, name, t)).To(Succeed(), "the API server refused a pod of %s under the restricted profile", name)
+			Expect(ptr.Deref(t.Spec.AutomountServiceAccountToken, true)).To(BeFalse(), name)
+			Expect(t.Annotations).To(Or(HaveKey(resources.ConfigHashAnnotation), Not(BeNil())), name)
+		}
+	})
+
+	It("passes the tuned numbers to the app", func() {
+		t := tuning.For(ws)
+		var app appsv1.Deployment
+		Expect(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &app)).To(Succeed())
+		c := app.Spec.Template.Spec.Containers[0]
+		Expect(env(c, "WEB_CONCURRENCY")).To(Equal(strconv.Itoa(int(t.App.WorkersPerPod))))
+		Expect(env(c, "GUNICORN_CMD_ARGS")).To(ContainSubstring("--workers " + strconv.Itoa(int(t.App.WorkersPerPod))))
+		Expect(env(c, "CACHE_DEFAULT_TIMEOUT")).To(Equal("300"))
+		Expect(*app.Spec.Template.Spec.TerminationGracePeriodSeconds).To(Equal(t.App.TerminationGracePeriodSeconds))
+
+		var hpa autoscalingv2.HorizontalPodAutoscaler
+		Expect(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &hpa)).To(Succeed())
+		Expect(hpa.Spec.MaxReplicas).To(Equal(int32(10)))
+		Expect(*hpa.Spec.MinReplicas).To(Equal(int32(2)))
+
+		// The HPA owns replicas: when it scales the app, the operator leaves the count alone.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &app)).To(Succeed())
+			app.Spec.Replicas = ptr.To[int32](6)
+			return k8sClient.Update(ctx, &app)
+		})).To(Succeed())
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Annotations = map[string]string{"example.com/poke": "hpa"}
+		})
+		Consistently(func() int32 {
+			Expect(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &app)).To(Succeed())
+			return *app.Spec.Replicas
+		}).WithTimeout(2 * time.Second).Should(Equal(int32(6)))
+
+		var cm corev1.ConfigMap
+		Expect(k8sClient.Get(ctx, key(ns, resources.DatabaseConfigName(ws)), &cm)).To(Succeed())
+		Expect(cm.Data["postgresql.conf"]).To(MatchRegexp(`max_connections\s*=\s*` + strconv.Itoa(int(t.Database.MaxConnections))))
+		for _, v := range cm.Data {
+			for _, pw := range secretData(ns, resources.DatabaseCredentialsName(ws)) {
+				Expect(v).NotTo(ContainSubstring(string(pw)), "a password leaked into a ConfigMap")
+			}
+		}
+	})
+
+	It("reports status: not ready until the pods are, then Ready with tuning and endpoint", func() {
+		Eventually(func() string { return condition(ns, ws.Name, v1alpha1.ConditionReady) }).Should(Equal("False/ComponentsNotReady"))
+		Expect(condition(ns, ws.Name, v1alpha1.ConditionAppReady)).To(Equal("False/Pending"))
+		waitSettled(ns, ws.Name)
+		got := getWS(ns, ws.Name)
+		Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
+		Expect(*got.Status.Tuning).To(Equal(tuning.For(ws).Status()))
+		Expect(got.Status.Endpoint).To(Equal("http://shop-loadbalancer." + ns + ".svc:80"))
+		Expect(got.Status.Components.App.Replicas).To(Equal("6/6"), "the count the HPA chose")
+		for _, t := range v1alpha1.ComponentConditions {
+			Expect(condition(ns, ws.Name, t)).To(HavePrefix("True/"), t)
+		}
+	})
+
+	It("makes no write request once settled: not on a forced reconcile, not after a restart", func() {
+		waitSettled(ns, ws.Name)
+		before := mgr.writes.count()
+		// Force a reconcile without changing the spec: touch an annotation.
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Annotations = map[string]string{"example.com/poke": time.Now().String()}
+		})
+		quietFor(2 * time.Second)
+		Expect(mgr.writes.since(before)).To(BeEmpty(), "a reconcile with nothing to do wrote")
+
+		passwords := secretData(ns, resources.DatabaseCredentialsName(ws))
+		reconciled := reconcileCount()
+		mgr.stop()
+		mgr = startManager()
+		// The new manager reconciles every WebStack once its cache has synced.
+		Eventually(reconcileCount).Should(BeNumerically(">", reconciled))
+		quietFor(3 * time.Second)
+		Expect(mgr.writes.since(0)).To(BeEmpty(), describeWrites(mgr.writes.since(0)))
+		Expect(secretData(ns, resources.DatabaseCredentialsName(ws))).To(Equal(passwords), "passwords changed across a restart")
+	})
+
+	It("rolls only the children whose config changed", func() {
+		waitSettled(ns, ws.Name)
+		before := podTemplates(ns, ws)
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Spec.Cache.Rules = append(live.Spec.Cache.Rules, v1alpha1.CacheRule{PathPrefix: "/static/", TTL: &metav1.Duration{Duration: 24 * time.Hour}})
+		})
+		cacheKey := "deployment/" + resources.CacheName(ws)
+		Eventually(func() string {
+			return podTemplates(ns, ws)[cacheKey].Annotations[resources.ConfigHashAnnotation]
+		}).ShouldNot(Equal(before[cacheKey].Annotations[resources.ConfigHashAnnotation]))
+		after := podTemplates(ns, ws)
+		for name, t := range before {
+			if name == cacheKey {
+				continue
+			}
+			Expect(after[name]).To(Equal(t), "%s changed although only the cache rules did", name)
+		}
+
+		// More database memory: the database rolls, and so does nothing but the database.
+		before = podTemplates(ns, ws)
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			testutil.WithDatabaseMemory("2Gi")(live)
+		})
+		dbKey := "statefulset/" + resources.DatabaseName(ws)
+		Eventually(func() string {
+			return podTemplates(ns, ws)[dbKey].Annotations[resources.ConfigHashAnnotation]
+		}).ShouldNot(Equal(before[dbKey].Annotations[resources.ConfigHashAnnotation]))
+		after = podTemplates(ns, ws)
+		for name, t := range before {
+			if name != dbKey {
+				Expect(after[name]).To(Equal(t), "%s changed although only the database memory did", name)
+			}
+		}
+	})
+
+	It("recreates a deleted child and reverts a hand edit", func() {
+		waitSettled(ns, ws.Name)
+		svc := &corev1.Service{}
+		Expect(k8sClient.Get(ctx, key(ns, resources.AppHeadlessName(ws)), svc)).To(Succeed())
+		uid := svc.UID
+		Expect(k8sClient.Delete(ctx, svc)).To(Succeed())
+		Eventually(func() bool {
+			fresh := &corev1.Service{}
+			return k8sClient.Get(ctx, key(ns, resources.AppHeadlessName(ws)), fresh) == nil && fresh.UID != uid
+		}).Should(BeTrue(), "the deleted Service was not recreated")
+
+		var lb appsv1.Deployment
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, key(ns, resources.LoadBalancerName(ws)), &lb)).To(Succeed())
+			lb.Spec.Replicas = ptr.To[int32](7)
+			return k8sClient.Update(ctx, &lb)
+		})).To(Succeed())
+		Eventually(func() int32 {
+			Expect(k8sClient.Get(ctx, key(ns, resources.LoadBalancerName(ws)), &lb)).To(Succeed())
+			return *lb.Spec.Replicas
+		}).Should(Equal(int32(2)), "the hand-scaled Deployment was not reverted")
+	})
+
+	It("prunes a disabled component and keeps its data", func() {
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Spec.Cache.Enabled = ptr.To(false)
+			live.Spec.Database.Enabled = ptr.To(false)
+		})
+		gone(&appsv1.Deployment{}, ns, resources.CacheName(ws))
+		gone(&corev1.Service{}, ns, resources.CacheHeadlessName(ws))
+		gone(&policyv1.PodDisruptionBudget{}, ns, resources.CacheName(ws))
+		gone(&appsv1.StatefulSet{}, ns, resources.DatabaseName(ws))
+		gone(&corev1.Service{}, ns, resources.DatabaseName(ws))
+		Eventually(func() string { return condition(ns, ws.Name, v1alpha1.ConditionCacheReady) }).Should(Equal("True/Disabled"))
+		Expect(secretData(ns, resources.DatabaseCredentialsName(ws))).NotTo(BeEmpty(), "disabling the database must keep its credentials")
+		Expect(secretData(ns, resources.ConnectionSecretName(ws))).NotTo(HaveKey("DATABASE_URL"))
+
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Spec.Tasks = nil
+		})
+		gone(&appsv1.Deployment{}, ns, resources.TasksName(ws))
+		gone(&appsv1.Deployment{}, ns, resources.BeatName(ws))
+		gone(&appsv1.StatefulSet{}, ns, resources.BrokerName(ws))
+		Expect(secretData(ns, resources.BrokerCredentialsName(ws))).NotTo(BeEmpty())
+	})
+})
+
+var _ = Describe("deletionPolicy", func() {
+	// claim plays the StatefulSet controller: the database's volume claim, labelled as the
+	// claim template is.
+	claim := func(ws *v1alpha1.WebStack) *corev1.PersistentVolumeClaim {
+		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "expandable"}, Provisioner: "example.com/none", AllowVolumeExpansion: ptr.To(true)}
+		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, class))).To(Succeed())
+		pvc := &corev1.PersistentVolumeClaim{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ws.Namespace, Name: resources.DatabasePVCName(ws), Labels: resources.Labels(ws, resources.ComponentDatabase)},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				StorageClassName: ptr.To("expandable"),
+				Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, pvc)).To(Succeed())
+		// Only bound claims can grow: play the volume binder.
+		pvc.Status.Phase = corev1.ClaimBound
+		pvc.Status.Capacity = corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("10Gi")}
+		Expect(k8sClient.Status().Update(ctx, pvc)).To(Succeed())
+		return pvc
+	}
+
+	It("Retain keeps the claim and the passwords, and a new WebStack of the same name adopts them", func() {
+		ws := create("keep")
+		exists(&appsv1.StatefulSet{}, ws.Namespace, resources.DatabaseName(ws))
+		claim(ws)
+		dbURL := string(exists(&corev1.Secret{}, ws.Namespace, resources.ConnectionSecretName(ws)).Data["DATABASE_URL"])
+		Expect(dbURL).NotTo(BeEmpty())
+		passwords := secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))
+		Expect(controllerutil.ContainsFinalizer(getWS(ws.Namespace, "keep"), controllers.DataFinalizer)).To(BeFalse())
+
+		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
+		gone(&v1alpha1.WebStack{}, ws.Namespace, "keep")
+		var pvc corev1.PersistentVolumeClaim
+		Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)).To(Succeed())
+		Expect(pvc.OwnerReferences).To(BeEmpty(), "garbage collection must never reach the claim")
+		Expect(secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))).To(Equal(passwords))
+
+		again := testutil.WebStack("keep", testutil.InNamespace(ws.Namespace))
+		Expect(k8sClient.Create(ctx, again)).To(Succeed())
+		Eventually(func() string {
+			var s corev1.Secret
+			if err := k8sClient.Get(ctx, key(ws.Namespace, resources.ConnectionSecretName(ws)), &s); err != nil {
+				return ""
+			}
+			return string(s.Data["DATABASE_URL"])
+		}).Should(Equal(dbURL), "the re-created WebStack did not adopt the kept passwords")
+		Expect(secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))).To(Equal(passwords))
+	})
+
+	It("Delete removes the claim and the credentials with the WebStack", func() {
+		ws := create("drop", testutil.WithDeletionPolicy(v1alpha1.DeletionDelete), testutil.WithTasks(1))
+		Eventually(func() bool {
+			return controllerutil.ContainsFinalizer(getWS(ws.Namespace, "drop"), controllers.DataFinalizer)
+		}).Should(BeTrue())
+		exists(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
+		claim(ws)
+		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
+		gone(&v1alpha1.WebStack{}, ws.Namespace, "drop")
+		// envtest runs no pvc-protection controller, so the claim keeps its protection
+		// finalizer: deleted means a deletion timestamp here.
+		Eventually(func() bool {
+			var pvc corev1.PersistentVolumeClaim
+			err := k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)
+			return apierrors.IsNotFound(err) || err == nil && pvc.DeletionTimestamp != nil
+		}).Should(BeTrue(), "the claim was not deleted")
+		gone(&corev1.Secret{}, ws.Namespace, resources.DatabaseCredentialsName(ws))
+		gone(&corev1.Secret{}, ws.Namespace, resources.RedisCredentialsName(ws))
+		gone(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
+	})
+
+	It("grows the database claim when storage grows", func() {
+		ws := create("grow", func(ws *v1alpha1.WebStack) { ws.Spec.Database.Storage.StorageClassName = ptr.To("expandable") })
+		exists(&appsv1.StatefulSet{}, ws.Namespace, resources.DatabaseName(ws))
+		claim(ws)
+		updateWS(ws.Namespace, "grow", func(live *v1alpha1.WebStack) {
+			live.Spec.Database.Storage.Size = ptr.To(resource.MustParse("20Gi"))
+		})
+		Eventually(func() string {
+			var pvc corev1.PersistentVolumeClaim
+			Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)).To(Succeed())
+			q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
+			return q.String()
+		}).Should(Equal("20Gi"))
+		var sts appsv1.StatefulSet
+		Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseName(ws)), &sts)).To(Succeed())
+		q := sts.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage]
+		Expect(q.String()).To(Equal("10Gi"), "claim templates are immutable; the claim itself grows")
+		Expect(condition(ws.Namespace, "grow", v1alpha1.ConditionDegraded)).NotTo(Equal("True/ApplyFailed"))
+	})
+})
+
+var _ = Describe("migrations", func() {
+	finishJob := func(ns, name string, t batchv1.JobConditionType) {
+		var job batchv1.Job
+		Expect(k8sClient.Get(ctx, key(ns, name), &job)).To(Succeed())
+		now := metav1.Now()
+		job.Status.StartTime = &now
+		if t == batchv1.JobComplete {
+			job.Status.Succeeded = 1
+			job.Status.CompletionTime = &now
+			job.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+				{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			}
+		} else {
+			job.Status.Failed = 3
+			job.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+			}
+		}
+		Expect(k8sClient.Status().Update(ctx, &job)).To(Succeed())
+	}
+	appImage := func(ws *v1alpha1.WebStack) string {
+		var d appsv1.Deployment
+		if err := k8sClient.Get(ctx, key(ws.Namespace, resources.AppName(ws)), &d); err != nil {
+			return ""
+		}
+		return d.Spec.Template.Spec.Containers[0].Image
+	}
+
+	It("runs the migration before the app moves to a new image, and holds it when the migration fails", func() {
+		ws := create("mig", testutil.WithMigration("python", "manage.py", "migrate", "--noinput"), testutil.WithTasks(1))
+		ns := ws.Namespace
+		first := resources.MigrationJobName(ws, ws.Spec.App.Image)
+		exists(&batchv1.Job{}, ns, first)
+		Eventually(func() string { return condition(ns, "mig", v1alpha1.ConditionProgressing) }).Should(Equal("True/Migrating"))
+		Consistently(func() string { return appImage(ws) }).WithTimeout(time.Second).Should(BeEmpty(), "the app must wait for its first migration")
+
+		finishJob(ns, first, batchv1.JobComplete)
+		Eventually(func() string { return appImage(ws) }).Should(Equal("registry.example.com/shop:1.4"))
+		waitSettled(ns, "mig")
+
+		updateWS(ns, "mig", func(live *v1alpha1.WebStack) {
+			live.Spec.App.Image = "registry.example.com/shop:1.5"
+		})
+		second := resources.MigrationJobName(getWS(ns, "mig"), "registry.example.com/shop:1.5")
+		Expect(second).NotTo(Equal(first))
+		job := exists(&batchv1.Job{}, ns, second)
+		Expect(job.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/shop:1.5"))
+		Expect(job.Spec.TTLSecondsAfterFinished).NotTo(BeNil(), "finished Jobs are cleaned up by TTL")
+		Consistently(func() string { return appImage(ws) }).WithTimeout(time.Second).Should(Equal("registry.example.com/shop:1.4"))
+
+		finishJob(ns, second, batchv1.JobFailed)
+		Eventually(func() string { return condition(ns, "mig", v1alpha1.ConditionDegraded) }).Should(Equal("True/MigrationFailed"))
+		Consistently(func() string { return appImage(ws) }).WithTimeout(2*time.Second).Should(Equal("registry.example.com/shop:1.4"), "a failed migration must not roll the app")
+		var tasks appsv1.Deployment
+		Expect(k8sClient.Get(ctx, key(ns, resources.TasksName(ws)), &tasks)).To(Succeed())
+		Expect(tasks.Spec.Template.Spec.Containers[0].Image).To(Equal("registry.example.com/shop:1.4"))
+	})
+})
+
+var _ = Describe("the connection budget", func() {
+	It("marks a maxConnections below the budget Degraded, without raising it", func() {
+		ws := create("tight", testutil.WithMaxConnections(5))
+		Eventually(func() string { return condition(ws.Namespace, "tight", v1alpha1.ConditionDegraded) }).Should(Equal("True/ConnectionBudgetExceeded"))
+		got := getWS(ws.Namespace, "tight")
+		Expect(got.Status.Tuning.Database.MaxConnections).To(Equal(int32(5)))
+		Expect(got.Status.Tuning.Warnings).NotTo(BeEmpty())
+		var cm corev1.ConfigMap
+		Eventually(func() error { return k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseConfigName(ws)), &cm) }).Should(Succeed())
+		Expect(cm.Data["postgresql.conf"]).To(MatchRegexp(`max_connections\s*=\s*5\b`))
+	})
+})
