@@ -26,34 +26,18 @@ func newPassword() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// credential is one generated Secret: its name and the keys it must hold.
-type credential struct {
-	name string
-	keys []string
-}
-
 // ensureCredentials reads the credential Secrets of the enabled components, creating any that
 // do not exist yet. An existing Secret is never rewritten: a WebStack re-created with the same
 // name adopts the Secrets a Retain policy kept, and with them the same passwords.
 func (r *WebStackReconciler) ensureCredentials(ctx context.Context, s *scope) error {
 	ws := s.ws
 	var creds resources.Credentials
-	var wanted []credential
-	if ws.Spec.Database.IsEnabled() {
-		wanted = append(wanted, credential{resources.DatabaseCredentialsName(ws), []string{resources.SuperuserPasswordKey, resources.AppPasswordKey}})
-	}
-	if ws.Spec.Redis.IsEnabled() {
-		wanted = append(wanted, credential{resources.RedisCredentialsName(ws), []string{resources.PasswordKey}})
-	}
-	if ws.Spec.Tasks != nil {
-		wanted = append(wanted, credential{resources.BrokerCredentialsName(ws), []string{resources.PasswordKey}})
-	}
-	for _, c := range wanted {
+	for _, c := range resources.CredentialSecrets(ws) {
 		data, err := r.credentialSecret(ctx, s, c)
 		if err != nil {
 			return err
 		}
-		switch c.name {
+		switch c.Name {
 		case resources.DatabaseCredentialsName(ws):
 			creds.DatabaseSuperuser = string(data[resources.SuperuserPasswordKey])
 			creds.DatabaseApp = string(data[resources.AppPasswordKey])
@@ -71,8 +55,8 @@ func (r *WebStackReconciler) ensureCredentials(ctx context.Context, s *scope) er
 // when it does not exist. It reads through the API reader when the cache (which only holds
 // Secrets labelled as ours) does not have it, so a Secret whose labels were edited is still
 // found instead of being overwritten.
-func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c credential) (map[string][]byte, error) {
-	key := client.ObjectKey{Namespace: s.ws.Namespace, Name: c.name}
+func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c resources.Credential) (map[string][]byte, error) {
+	key := client.ObjectKey{Namespace: s.ws.Namespace, Name: c.Name}
 	var sec corev1.Secret
 	err := r.Client.Get(ctx, key, &sec)
 	if apierrors.IsNotFound(err) && r.APIReader != nil {
@@ -80,28 +64,28 @@ func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c c
 	}
 	switch {
 	case err == nil:
-		for _, k := range c.keys {
+		for _, k := range c.Keys {
 			if len(sec.Data[k]) == 0 {
-				return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.name, k)
+				return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.Name, k)
 			}
 		}
 		return sec.Data, nil
 	case !apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("reading secret %s: %w", c.name, err)
+		return nil, fmt.Errorf("reading secret %s: %w", c.Name, err)
 	}
 
-	data := make(map[string][]byte, len(c.keys))
-	for _, k := range c.keys {
+	data := make(map[string][]byte, len(c.Keys))
+	for _, k := range c.Keys {
 		pw, err := newPassword()
 		if err != nil {
-			return nil, fmt.Errorf("generating %s: %w", c.name, err)
+			return nil, fmt.Errorf("generating %s: %w", c.Name, err)
 		}
 		data[k] = []byte(pw)
 	}
-	secret := resources.CredentialSecret(s.ws, c.name, data)
+	secret := resources.CredentialSecret(s.ws, c.Name, data)
 	if err := r.Client.Create(ctx, secret); err != nil {
-		return nil, fmt.Errorf("creating secret %s: %w", c.name, err)
+		return nil, fmt.Errorf("creating secret %s: %w", c.Name, err)
 	}
-	s.event(corev1.EventTypeNormal, "CredentialsCreated", "Created", "generated the passwords in Secret %s", c.name)
+	s.event(corev1.EventTypeNormal, "CredentialsCreated", "Created", "generated the passwords in Secret %s", c.Name)
 	return data, nil
 }

@@ -34,14 +34,26 @@ func CacheOptions() cache.Options {
 	}
 }
 
+// Options are the reconciler's settings from the manager's flags.
+type Options struct {
+	// SkipUnchanged skips applies of children that already match (see WebStackReconciler).
+	SkipUnchanged bool
+	// ClusterDomain is the cluster's DNS domain; empty means cluster.local.
+	ClusterDomain string
+}
+
 // Setup registers the WebStack reconciler with the manager.
-func Setup(mgr ctrl.Manager, skipUnchanged bool) error {
+func Setup(mgr ctrl.Manager, o Options) error {
+	if o.ClusterDomain == "" {
+		o.ClusterDomain = resources.DefaultClusterDomain
+	}
 	r := &WebStackReconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		Scheme:        mgr.GetScheme(),
 		Recorder:      mgr.GetEventRecorder("webstack-operator"),
-		SkipUnchanged: skipUnchanged,
+		SkipUnchanged: o.SkipUnchanged,
+		ClusterDomain: o.ClusterDomain,
 	}
 	return r.SetupWithManager(mgr)
 }

@@ -123,7 +123,7 @@ func startManager() *runningManager {
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(m, true)).To(Succeed())
+	Expect(controllers.Setup(m, controllers.Options{SkipUnchanged: true})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

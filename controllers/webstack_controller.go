@@ -35,6 +35,8 @@ type WebStackReconciler struct {
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
+	// ClusterDomain is the cluster's DNS domain, for the names HAProxy and Varnish resolve.
+	ClusterDomain string
 	// SkipUnchanged skips applies whose object already matches (on by default; the
 	// benchmark turns it off for its baseline).
 	SkipUnchanged bool
@@ -151,7 +153,7 @@ func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
 
 // renderConfigs renders every config file for in-cluster DNS discovery.
 func (r *WebStackReconciler) renderConfigs(_ context.Context, s *scope) error {
-	files, err := render.Files(s.ws, s.tuning, resources.Discovery(s.ws), render.Options{})
+	files, err := render.Files(s.ws, s.tuning, resources.Discovery(s.ws, r.ClusterDomain), render.Options{})
 	if err != nil {
 		return fmt.Errorf("rendering configs: %w", err)
 	}

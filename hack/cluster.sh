@@ -70,11 +70,20 @@ use_bins() {
 kubectl_c() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
 # kwokctl_run ARGS...: kwokctl with its JSON log lines shortened to their message
-# (warnings and errors are passed on whole). The components it forks log to
-# $WORKDIR/logs and keep none of our file descriptors open, so the pipe closes;
-# 9>&- keeps the lock (fd 9) out of them, or it would be held as long as they run.
+# (warnings and errors are passed on whole).
+#
+# The components kwokctl forks log to $WORKDIR/logs, but they inherit every other
+# descriptor kwokctl has that is not close-on-exec: our lock (fd 9), and whatever
+# the caller left open (a CI runner's pipe, say), which they would then hold for
+# as long as the cluster runs. So kwokctl starts with only stdin/stdout/stderr.
 kwokctl_run() {
-	kwokctl "$@" </dev/null 9>&- 2>&1 |
+	(
+		for fd in /proc/self/fd/*; do
+			fd=${fd##*/}
+			((fd > 2)) && eval "exec $fd>&-"
+		done
+		exec kwokctl "$@"
+	) </dev/null 2>&1 |
 		sed -u -E 's/^\{.*"level":"INFO".*"msg":"([^"]*)".*$/kwokctl: \1/' >&2
 }
 

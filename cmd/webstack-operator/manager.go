@@ -15,6 +15,7 @@ import (
 
 	webstackv1alpha1 "github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers"
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
 )
 
 // managerOptions are the manager's command-line flags.
@@ -24,6 +25,7 @@ type managerOptions struct {
 	leaderElect bool
 	// skipUnchanged skips applies of children that already match (off only for benchmarks).
 	skipUnchanged bool
+	clusterDomain string
 	zap           zap.Options
 }
 
@@ -35,6 +37,7 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to; 0 disables them")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica of the manager reconciles at a time")
 	fs.BoolVar(&o.skipUnchanged, "skip-unchanged", true, "skip server-side applies of children whose live object already matches; false only to measure the cost of not skipping")
+	fs.StringVar(&o.clusterDomain, "cluster-domain", resources.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -75,7 +78,7 @@ func runManager(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, o.skipUnchanged); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{SkipUnchanged: o.skipUnchanged, ClusterDomain: o.clusterDomain}); err != nil {
 		return fmt.Errorf("setting up the WebStack controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

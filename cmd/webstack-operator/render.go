@@ -9,22 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers/render"
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
 	"github.com/webstack-dev/webstack-operator/controllers/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 
-const renderUsage = `Usage: webstack-operator render -f FILE --configs DIR [static discovery flags]
+const renderUsage = `Usage: webstack-operator render -f FILE [--configs DIR [static discovery flags]]
 
-Writes the config files of the WebStack in FILE (defaults applied, validated as the API
+Without --configs, prints every Kubernetes object the controller would create for the
+WebStack in FILE, as multi-document YAML (Secrets as stringData, with every generated
+password shown as GENERATED_PASSWORD; the migration Job too when app.migration is set).
+
+With --configs, writes the config files of the WebStack in FILE (defaults applied, validated as the API
 server would) into DIR: haproxy.cfg, default.vcl and varnishd.args (with the cache),
 redis.conf (with the cache Redis), broker.conf (with tasks), postgresql.conf, pg_hba.conf and
 init.sql (with the database). Files of disabled components are not written, and removed
 from DIR if an earlier run left them there. No file holds a password: Redis takes it with
 --requirepass, init.sql with psql -v app_password=...
-
-Without --configs, render will print the Kubernetes objects (not built yet).
 
 Discovery: by default the configs find servers through in-cluster DNS, with these names
 (NAME and NAMESPACE from the manifest, NAMESPACE "default" when unset):
@@ -88,8 +94,8 @@ func parseRenderFlags(args []string, stderr io.Writer) (renderOptions, error) {
 	if o.file == "" {
 		return o, errors.New("-f FILE is required: the WebStack manifest to render")
 	}
-	if o.configs == "" {
-		return o, errors.New("--configs DIR is required: printing the Kubernetes objects is not built yet; pass --configs DIR to write the config files")
+	if o.configs == "" && (o.static() || o.redisDir != "") {
+		return o, errors.New("static discovery and --redis-dir only apply to config files: add --configs DIR")
 	}
 	if o.static() && o.appServers == "" {
 		return o, errors.New("static discovery needs --app-servers (comma-separated host:port)")
@@ -108,6 +114,12 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	ws, err := manifest.Load(o.file)
 	if err != nil {
 		return err
+	}
+	if ws.Namespace == "" {
+		ws.Namespace = "default"
+	}
+	if o.configs == "" {
+		return printObjects(ws, o.clusterDomain, stdout)
 	}
 	opts := render.Options{RedisDir: o.redisDir}
 	var d render.Discovery
@@ -130,8 +142,7 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.VCLPath = vcl
 	} else {
-		dns := dnsDiscovery(ws, o.clusterDomain)
-		d.DNS = &dns
+		d = resources.Discovery(ws, o.clusterDomain)
 	}
 	files, err := render.Files(ws, tuning.For(ws), d, opts)
 	if err != nil {
@@ -140,25 +151,59 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	return writeConfigs(o.configs, files, stdout)
 }
 
-// dnsDiscovery names the Services of ws the configs resolve in a cluster. The controller
-// will own naming; this follows its convention:
-//
-//	NAME-app-headless.NAMESPACE.svc.DOMAIN        the app pods (headless)
-//	NAME-cache-headless.NAMESPACE.svc.DOMAIN      the Varnish pods (headless)
-//	NAME-loadbalancer-app.NAMESPACE.svc.DOMAIN    HAProxy's app listener (ClusterIP)
-func dnsDiscovery(ws *v1alpha1.WebStack, clusterDomain string) render.DNSDiscovery {
-	ns := ws.Namespace
-	if ns == "" {
-		ns = "default"
+// generatedPassword stands in for every password the operator generates with crypto/rand.
+const generatedPassword = "GENERATED_PASSWORD"
+
+// printObjects writes every child the controller would create for ws as YAML documents:
+// the desired children, the credential Secrets and, with app.migration, the migration Job.
+func printObjects(ws *v1alpha1.WebStack, clusterDomain string, stdout io.Writer) error {
+	t := tuning.For(ws)
+	files, err := render.Files(ws, t, resources.Discovery(ws, clusterDomain), render.Options{})
+	if err != nil {
+		return fmt.Errorf("rendering configs: %w", err)
 	}
-	fqdn := func(service string) string {
-		return ws.Name + "-" + service + "." + ns + ".svc." + clusterDomain
+	creds := resources.Credentials{DatabaseSuperuser: generatedPassword, DatabaseApp: generatedPassword, Redis: generatedPassword, Broker: generatedPassword}
+	in := resources.Inputs{WebStack: ws, Tuning: t, Configs: files, Credentials: creds, AppImage: ws.Spec.App.Image}
+	objs, err := resources.Desired(in)
+	if err != nil {
+		return err
 	}
-	return render.DNSDiscovery{
-		AppHost:         fqdn("app-headless"),
-		CacheHost:       fqdn("cache-headless"),
-		AppListenerHost: fqdn("loadbalancer-app"),
+	for _, c := range resources.CredentialSecrets(ws) {
+		data := map[string][]byte{}
+		for _, k := range c.Keys {
+			data[k] = []byte(generatedPassword)
+		}
+		objs = append(objs, resources.CredentialSecret(ws, c.Name, data))
 	}
+	if ws.Spec.App.Migration != nil {
+		objs = append(objs, resources.MigrationJob(in, ws.Spec.App.Image))
+	}
+	for _, obj := range objs {
+		if sec, ok := obj.(*corev1.Secret); ok {
+			obj = readableSecret(sec)
+		}
+		out, err := yaml.Marshal(obj)
+		if err != nil {
+			return fmt.Errorf("printing %s: %w", obj.GetName(), err)
+		}
+		if _, err := fmt.Fprintf(stdout, "---\n%s", out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readableSecret shows a Secret's values as stringData, so the placeholders read plainly.
+func readableSecret(s *corev1.Secret) *corev1.Secret {
+	c := s.DeepCopy()
+	if c.StringData == nil && len(c.Data) > 0 {
+		c.StringData = map[string]string{}
+	}
+	for k, v := range c.Data {
+		c.StringData[k] = string(v)
+	}
+	c.Data = nil
+	return c
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

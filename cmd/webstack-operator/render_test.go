@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 	"testing"
 )
 
@@ -167,12 +169,12 @@ func TestRenderRejectsBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no --configs":         {args: []string{"-f", good}, want: "--configs DIR is required"},
-		"no -f":                {args: []string{"--configs", "x"}, want: "-f FILE is required"},
-		"missing file":         {args: []string{"-f", "/nonexistent/ws.yaml", "--configs", "x"}, want: "/nonexistent/ws.yaml"},
-		"invalid manifest":     {args: []string{"-f", writeManifest(t, "  app: {image: shop:1, port: 0}\n"), "--configs", "x"}, want: "spec.app.port"},
-		"static without app":   {args: []string{"-f", good, "--configs", "x", "--cache-servers", "127.0.0.1:6081"}, want: "--app-servers"},
-		"static without cache": {args: []string{"-f", good, "--configs", "x", "--app-servers", "127.0.0.1:8001"}, want: "--cache-servers and --app-listener"},
+		"static flags without --configs": {args: []string{"-f", good, "--app-servers", "127.0.0.1:8001"}, want: "add --configs DIR"},
+		"no -f":                          {args: []string{"--configs", "x"}, want: "-f FILE is required"},
+		"missing file":                   {args: []string{"-f", "/nonexistent/ws.yaml", "--configs", "x"}, want: "/nonexistent/ws.yaml"},
+		"invalid manifest":               {args: []string{"-f", writeManifest(t, "  app: {image: shop:1, port: 0}\n"), "--configs", "x"}, want: "spec.app.port"},
+		"static without app":             {args: []string{"-f", good, "--configs", "x", "--cache-servers", "127.0.0.1:6081"}, want: "--app-servers"},
+		"static without cache":           {args: []string{"-f", good, "--configs", "x", "--app-servers", "127.0.0.1:8001"}, want: "--cache-servers and --app-listener"},
 		"bad address": {
 			args: []string{"-f", good, "--configs", "x", "--app-servers", "127.0.0.1", "--cache-servers", "127.0.0.1:6081", "--app-listener", "127.0.0.1:8081"},
 			want: "127.0.0.1",
@@ -190,5 +192,44 @@ func TestRenderRejectsBadInput(t *testing.T) {
 				t.Errorf("stderr has no %q:\n%s", tc.want, stderr)
 			}
 		})
+	}
+}
+
+// Without --configs, render prints every child object the controller would create, with the
+// generated passwords replaced by a visible placeholder.
+func TestRenderPrintsObjects(t *testing.T) {
+	code, stdout, stderr := runCmd("render", "-f", "../../config/samples/webstack_v1alpha1_full.yaml")
+	if code != 0 {
+		t.Fatalf("exit code %d, stderr %q", code, stderr)
+	}
+	kinds := map[string]int{}
+	for _, doc := range strings.Split(stdout, "\n---\n") {
+		var obj struct {
+			Kind       string            `json:"kind"`
+			StringData map[string]string `json:"stringData"`
+			Data       map[string]string `json:"data"`
+		}
+		if err := yaml.Unmarshal([]byte(strings.TrimPrefix(doc, "---\n")), &obj); err != nil {
+			t.Fatalf("document is not YAML: %v\n%s", err, doc)
+		}
+		kinds[obj.Kind]++
+		if obj.Kind == "Secret" {
+			if len(obj.Data) != 0 || len(obj.StringData) == 0 {
+				t.Errorf("a Secret should show its values as stringData: %s", doc)
+			}
+		}
+	}
+	// The full sample: autoscaled app, tasks with beat, cache, RDB redis, database, migration.
+	want := map[string]int{
+		"Deployment": 5, "StatefulSet": 3, "Service": 10, "ConfigMap": 5, "Secret": 4,
+		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 4, "NetworkPolicy": 7, "Job": 1,
+	}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("%d %s objects, want %d (all kinds: %v)", kinds[k], k, n, kinds)
+		}
+	}
+	if !strings.Contains(stdout, "postgres://app:GENERATED_PASSWORD@shop-full-database.default.svc:5432/app") {
+		t.Errorf("DATABASE_URL does not show the placeholder password")
 	}
 }

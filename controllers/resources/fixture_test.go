@@ -55,7 +55,7 @@ var testCredentials = Credentials{
 func inputsFor(t testing.TB, ws *v1alpha1.WebStack) Inputs {
 	t.Helper()
 	tr := tuning.For(ws)
-	files, err := render.Files(ws, tr, Discovery(ws), render.Options{})
+	files, err := render.Files(ws, tr, Discovery(ws, DefaultClusterDomain), render.Options{})
 	if err != nil {
 		t.Fatalf("render.Files: %v", err)
 	}

@@ -118,7 +118,7 @@ func TestGoldenFullSample(t *testing.T) {
 	ws.Namespace = "shop"
 	ws.UID = testUID
 	tr := tuning.For(ws)
-	files, err := render.Files(ws, tr, Discovery(ws), render.Options{})
+	files, err := render.Files(ws, tr, Discovery(ws, DefaultClusterDomain), render.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

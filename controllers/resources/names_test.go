@@ -56,7 +56,7 @@ func TestNamesFitForTheLongestWebStackName(t *testing.T) {
 			t.Errorf("claim %s: %v", c.Name, errs)
 		}
 	}
-	for name, host := range map[string]string{"app": Discovery(ws).DNS.AppHost, "cache": Discovery(ws).DNS.CacheHost, "listener": Discovery(ws).DNS.AppListenerHost} {
+	for name, host := range map[string]string{"app": Discovery(ws, DefaultClusterDomain).DNS.AppHost, "cache": Discovery(ws, DefaultClusterDomain).DNS.CacheHost, "listener": Discovery(ws, DefaultClusterDomain).DNS.AppListenerHost} {
 		if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 {
 			t.Errorf("%s host %s: %v", name, host, errs)
 		}
@@ -89,16 +89,24 @@ func TestMigrationJobName(t *testing.T) {
 }
 
 func TestDiscovery(t *testing.T) {
-	d := Discovery(webStack(t))
-	if d.Static != nil || d.DNS == nil {
-		t.Fatalf("discovery %+v, want DNS", d)
-	}
-	want := render.DNSDiscovery{
-		AppHost:         "shop-app-headless.shop-ns.svc.cluster.local",
-		CacheHost:       "shop-cache-headless.shop-ns.svc.cluster.local",
-		AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.cluster.local",
-	}
-	if *d.DNS != want {
-		t.Errorf("got %+v, want %+v", *d.DNS, want)
+	for domain, want := range map[string]render.DNSDiscovery{
+		DefaultClusterDomain: {
+			AppHost:         "shop-app-headless.shop-ns.svc.cluster.local",
+			CacheHost:       "shop-cache-headless.shop-ns.svc.cluster.local",
+			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.cluster.local",
+		},
+		"corp.example": {
+			AppHost:         "shop-app-headless.shop-ns.svc.corp.example",
+			CacheHost:       "shop-cache-headless.shop-ns.svc.corp.example",
+			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.corp.example",
+		},
+	} {
+		d := Discovery(webStack(t), domain)
+		if d.Static != nil || d.DNS == nil {
+			t.Fatalf("discovery %+v, want DNS", d)
+		}
+		if *d.DNS != want {
+			t.Errorf("%s: got %+v, want %+v", domain, *d.DNS, want)
+		}
 	}
 }

@@ -123,3 +123,25 @@ func namespace(ws *v1alpha1.WebStack) string {
 	}
 	return ws.Namespace
 }
+
+// Credential is one Secret of generated passwords: its name and keys.
+type Credential struct {
+	Name string
+	Keys []string
+}
+
+// CredentialSecrets are the credential Secrets of ws's enabled components: the database's
+// superuser and app passwords, the cache Redis' and the broker's passwords.
+func CredentialSecrets(ws *v1alpha1.WebStack) []Credential {
+	var out []Credential
+	if ws.Spec.Database.IsEnabled() {
+		out = append(out, Credential{DatabaseCredentialsName(ws), []string{SuperuserPasswordKey, AppPasswordKey}})
+	}
+	if ws.Spec.Redis.IsEnabled() {
+		out = append(out, Credential{RedisCredentialsName(ws), []string{PasswordKey}})
+	}
+	if ws.Spec.Tasks != nil {
+		out = append(out, Credential{BrokerCredentialsName(ws), []string{PasswordKey}})
+	}
+	return out
+}
