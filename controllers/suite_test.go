@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -101,6 +102,7 @@ func (w *writeCounter) count() int {
 
 type runningManager struct {
 	writes *writeCounter
+	cache  cache.Cache
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -131,7 +133,7 @@ func startManager() *runningManager {
 		defer close(done)
 		Expect(m.Start(ctx)).To(Succeed())
 	}()
-	return &runningManager{writes: wc, cancel: cancel, done: done}
+	return &runningManager{writes: wc, cache: m.GetCache(), cancel: cancel, done: done}
 }
 
 // newNamespace creates a namespace that enforces the restricted Pod Security profile.

@@ -503,3 +503,48 @@ var _ = Describe("the connection budget", func() {
 		Expect(cm.Data["postgresql.conf"]).To(MatchRegexp(`max_connections\s*=\s*5\b`))
 	})
 })
+
+var _ = Describe("the manager's cache", func() {
+	It("holds only the operator's objects, without managedFields", func() {
+		ws := create("cached")
+		ns := ws.Namespace
+		exists(&corev1.ConfigMap{}, ns, resources.DatabaseConfigName(ws))
+		unrelated := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "someone-elses"}, Data: map[string]string{"k": "v"}}
+		Expect(k8sClient.Create(ctx, unrelated)).To(Succeed())
+		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "someone-elses"}, StringData: map[string]string{"k": "v"}}
+		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			var cms corev1.ConfigMapList
+			g.Expect(mgr.cache.List(ctx, &cms, client.InNamespace(ns))).To(Succeed())
+			names := []string{}
+			for _, cm := range cms.Items {
+				names = append(names, cm.Name)
+				g.Expect(cm.ManagedFields).To(BeEmpty(), "managedFields are stripped from the cache")
+			}
+			g.Expect(names).To(ContainElement(resources.DatabaseConfigName(ws)))
+			g.Expect(names).NotTo(ContainElement("someone-elses"))
+		}).Should(Succeed())
+		var secrets corev1.SecretList
+		Expect(mgr.cache.List(ctx, &secrets, client.InNamespace(ns))).To(Succeed())
+		for _, s := range secrets.Items {
+			Expect(s.Name).NotTo(Equal("someone-elses"), "unrelated Secrets must not be cached")
+		}
+	})
+})
+
+var _ = Describe("disabling the cache Redis", func() {
+	It("prunes it, keeps its password, and drops REDIS_URL from the app", func() {
+		ws := create("noredis", testutil.WithRedisPersistence(v1alpha1.PersistenceAOF))
+		ns := ws.Namespace
+		exists(&appsv1.StatefulSet{}, ns, resources.RedisName(ws))
+		Expect(secretData(ns, resources.ConnectionSecretName(ws))).To(HaveKey("REDIS_URL"))
+		updateWS(ns, "noredis", func(live *v1alpha1.WebStack) { live.Spec.Redis.Enabled = ptr.To(false) })
+		gone(&appsv1.StatefulSet{}, ns, resources.RedisName(ws))
+		gone(&corev1.Service{}, ns, resources.RedisName(ws))
+		gone(&corev1.ConfigMap{}, ns, resources.RedisConfigName(ws))
+		Eventually(func() map[string][]byte { return secretData(ns, resources.ConnectionSecretName(ws)) }).ShouldNot(HaveKey("REDIS_URL"))
+		Expect(secretData(ns, resources.RedisCredentialsName(ws))).NotTo(BeEmpty())
+		Eventually(func() string { return condition(ns, "noredis", v1alpha1.ConditionRedisReady) }).Should(Equal("True/Disabled"))
+	})
+})

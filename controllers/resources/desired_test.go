@@ -291,9 +291,11 @@ func TestDesiredErrors(t *testing.T) {
 		"no app password":    {change: func(in *Inputs) { in.Credentials.DatabaseApp = "" }, want: "database app password"},
 		"no redis password":  {change: func(in *Inputs) { in.Credentials.Redis = "" }, want: "redis password"},
 		"no broker password": {opts: []option{withTasks(1)}, change: func(in *Inputs) { in.Credentials.Broker = "" }, want: "broker password"},
+		// The API rejects this spec (a CEL rule); Desired must still refuse it, not guess.
 		"beat without a worker sub-command": {
-			opts: []option{withTasksCommand("/app/run-worker.sh"), withBeat()},
-			want: `no "worker" argument`,
+			opts:   []option{withTasks(1), withBeat()},
+			change: func(in *Inputs) { in.WebStack.Spec.Tasks.Command = []string{"/app/run-worker.sh"} },
+			want:   `no "worker" argument`,
 		},
 	}
 	for name, tc := range cases {
