@@ -33,37 +33,46 @@ type applier struct {
 	skipUnchanged bool
 }
 
+// applyResult says what apply did.
+type applyResult int
+
+const (
+	unchanged applyResult = iota
+	created
+	updated
+)
+
 // apply sends obj with server-side apply (forced ownership of our fields) unless the live
-// object already matches; it reports whether a request was made.
-func (a applier) apply(ctx context.Context, obj client.Object) (bool, error) {
+// object already matches; it reports whether it created, updated or left the object.
+func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, error) {
 	intent, err := applyIntent(obj)
 	if err != nil {
-		return false, err
+		return unchanged, err
 	}
-	if a.skipUnchanged {
-		live, err := a.scheme.New(obj.GetObjectKind().GroupVersionKind())
+	live, err := a.scheme.New(obj.GetObjectKind().GroupVersionKind())
+	if err != nil {
+		return unchanged, fmt.Errorf("%s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	liveObj := live.(client.Object)
+	result := updated
+	switch err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), liveObj); {
+	case apierrors.IsNotFound(err):
+		result = created
+	case err != nil:
+		return unchanged, fmt.Errorf("reading %s %s: %w", intent.GetKind(), obj.GetName(), err)
+	case a.skipUnchanged:
+		liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(liveObj)
 		if err != nil {
-			return false, fmt.Errorf("%s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+			return unchanged, err
 		}
-		liveObj := live.(client.Object)
-		err = a.client.Get(ctx, client.ObjectKeyFromObject(obj), liveObj)
-		switch {
-		case err == nil:
-			liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(liveObj)
-			if err != nil {
-				return false, err
-			}
-			if contains(liveMap, intent.Object) {
-				return false, nil
-			}
-		case !apierrors.IsNotFound(err):
-			return false, fmt.Errorf("reading %s %s: %w", intent.GetKind(), obj.GetName(), err)
+		if contains(liveMap, intent.Object) {
+			return unchanged, nil
 		}
 	}
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
+		return unchanged, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
 	}
-	return true, nil
+	return result, nil
 }
 
 // applyIntent is what server-side apply sends for obj: every field we set, and nothing we

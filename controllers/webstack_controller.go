@@ -184,11 +184,26 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 				return err
 			}
 		}
-		if _, err := a.apply(ctx, obj); err != nil {
+		result, err := a.apply(ctx, obj)
+		if err != nil {
 			return err
 		}
+		announceApply(s, obj, result)
 	}
 	return nil
+}
+
+// announceApply emits an Event when a child is created, and when a workload gets a new spec
+// (a rollout). Other updates (a Service, a ConfigMap whose hash then rolls its workload) are
+// not worth a person's attention on their own.
+func announceApply(s *scope, obj resources.Object, result applyResult) {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	switch {
+	case result == created:
+		s.event(corev1.EventTypeNormal, "Created", "Apply", "created %s %s", kind, obj.GetName())
+	case result == updated && (kind == "Deployment" || kind == "StatefulSet"):
+		s.event(corev1.EventTypeNormal, "RollingOut", "Apply", "applied a new spec to %s %s", kind, obj.GetName())
+	}
 }
 
 // withoutAppWorkloads drops the app and task workloads (and the app's autoscaler): they are

@@ -12,6 +12,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
@@ -491,10 +492,52 @@ var _ = Describe("migrations", func() {
 	})
 })
 
+// reasons lists the reasons of the Events about a WebStack.
+func reasons(ws *v1alpha1.WebStack) []string {
+	var list eventsv1.EventList
+	Expect(k8sClient.List(ctx, &list, client.InNamespace(ws.Namespace))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "WebStack" && e.Regarding.Name == ws.Name {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+var _ = Describe("events", func() {
+	It("tell a person about creation, rollouts, migrations and failures", func() {
+		ws := create("told", testutil.WithMigration("python", "manage.py", "migrate"))
+		ns := ws.Namespace
+		Eventually(func() []string { return reasons(ws) }).Should(ContainElements("CredentialsCreated", "Created", "MigrationStarted"))
+		job := resources.MigrationJobName(ws, ws.Spec.App.Image)
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			var j batchv1.Job
+			Expect(k8sClient.Get(ctx, key(ns, job), &j)).To(Succeed())
+			now := metav1.Now()
+			j.Status.StartTime = &now
+			j.Status.Failed = 3
+			j.Status.Conditions = []batchv1.JobCondition{
+				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+				{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now, Reason: "BackoffLimitExceeded"},
+			}
+			return k8sClient.Status().Update(ctx, &j)
+		})).To(Succeed())
+		Eventually(func() []string { return reasons(ws) }).Should(ContainElement("MigrationFailed"))
+
+		updateWS(ns, "told", func(live *v1alpha1.WebStack) {
+			live.Spec.App.Migration = nil
+			live.Spec.LoadBalancer.Replicas = 3
+		})
+		Eventually(func() []string { return reasons(ws) }).Should(ContainElement("RollingOut"))
+	})
+})
+
 var _ = Describe("the connection budget", func() {
 	It("marks a maxConnections below the budget Degraded, without raising it", func() {
 		ws := create("tight", testutil.WithMaxConnections(5))
 		Eventually(func() string { return condition(ws.Namespace, "tight", v1alpha1.ConditionDegraded) }).Should(Equal("True/ConnectionBudgetExceeded"))
+		Eventually(func() []string { return reasons(ws) }).Should(ContainElement("ConnectionBudgetExceeded"))
 		got := getWS(ws.Namespace, "tight")
 		Expect(got.Status.Tuning.Database.MaxConnections).To(Equal(int32(5)))
 		Expect(got.Status.Tuning.Warnings).NotTo(BeEmpty())
