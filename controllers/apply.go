@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"reflect"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -161,7 +160,7 @@ func contains(live, want any) bool {
 			return true
 		}
 		// Numbers may differ in type (int64 vs float64) after a round trip.
-		return equality.Semantic.DeepEqual(fmt.Sprint(live), fmt.Sprint(want))
+		return fmt.Sprint(live) == fmt.Sprint(want)
 	}
 }
 

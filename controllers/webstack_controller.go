@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -221,101 +220,6 @@ func withoutAppWorkloads(objs []resources.Object) []resources.Object {
 		out = append(out, o)
 	}
 	return out
-}
-
-// keepClaimTemplates copies the volume claim templates of a live StatefulSet into the desired
-// one: they are immutable, and storage growth is applied to the claims (expandVolumes).
-func (r *WebStackReconciler) keepClaimTemplates(ctx context.Context, sts *appsv1.StatefulSet) error {
-	var live appsv1.StatefulSet
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(sts), &live)
-	if err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	if len(live.Spec.VolumeClaimTemplates) != len(sts.Spec.VolumeClaimTemplates) {
-		return nil
-	}
-	for i := range sts.Spec.VolumeClaimTemplates {
-		want := &sts.Spec.VolumeClaimTemplates[i]
-		have := live.Spec.VolumeClaimTemplates[i]
-		want.Spec = have.Spec
-		want.Labels = have.Labels
-	}
-	return nil
-}
-
-// managedKinds are the kinds the reconciler owns and prunes, with their list types.
-func managedLists() []client.ObjectList {
-	return []client.ObjectList{
-		&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &corev1.ServiceList{},
-		&corev1.ConfigMapList{}, &corev1.SecretList{}, &policyv1.PodDisruptionBudgetList{},
-		&networkingv1.NetworkPolicyList{}, &autoscalingv2.HorizontalPodAutoscalerList{},
-	}
-}
-
-// pruneChildren deletes children this WebStack owns that are no longer desired (a disabled
-// component). Only objects with our controller reference are candidates: credential Secrets
-// and volume claims are never owned, so they are never pruned.
-func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error {
-	keep := map[string]bool{}
-	for _, o := range s.desired {
-		keep[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
-	}
-	for _, list := range managedLists() {
-		if err := r.Client.List(ctx, list, client.InNamespace(s.ws.Namespace), client.MatchingLabels(resources.InstanceLabels(s.ws))); err != nil {
-			return fmt.Errorf("listing children: %w", err)
-		}
-		items, err := metaItems(list)
-		if err != nil {
-			return err
-		}
-		for _, obj := range items {
-			ref := metav1.GetControllerOf(obj)
-			if ref == nil || ref.UID != s.ws.UID {
-				continue
-			}
-			gvk, err := apiutil.GVKForObject(obj, r.Scheme)
-			if err != nil {
-				return err
-			}
-			if keep[gvk.Kind+"/"+obj.GetName()] {
-				continue
-			}
-			if err := r.Client.Delete(ctx, obj, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("pruning %s %s: %w", gvk.Kind, obj.GetName(), err)
-			}
-			s.event(corev1.EventTypeNormal, "Pruned", "Delete", "deleted %s %s: its component is no longer in the spec", gvk.Kind, obj.GetName())
-		}
-	}
-	return nil
-}
-
-// expandVolumes grows the claims of the StatefulSets when the spec asks for more storage.
-// It never shrinks one (the API refuses smaller sizes anyway).
-func (r *WebStackReconciler) expandVolumes(ctx context.Context, s *scope) error {
-	for _, want := range resources.Claims(s.ws) {
-		var pvc corev1.PersistentVolumeClaim
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: s.ws.Namespace, Name: want.Name}, &pvc); err != nil {
-			if client.IgnoreNotFound(err) == nil {
-				continue
-			}
-			return fmt.Errorf("reading claim %s: %w", want.Name, err)
-		}
-		have := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
-		// Only a bound claim can grow; an unbound one is retried when it binds (claims are watched).
-		if pvc.Status.Phase != corev1.ClaimBound || want.Size.Cmp(have) <= 0 {
-			continue
-		}
-		patch := client.MergeFrom(pvc.DeepCopy())
-		if pvc.Spec.Resources.Requests == nil {
-			pvc.Spec.Resources.Requests = corev1.ResourceList{}
-		}
-		pvc.Spec.Resources.Requests[corev1.ResourceStorage] = want.Size
-		if err := r.Client.Patch(ctx, &pvc, patch); err != nil {
-			return fmt.Errorf("expanding claim %s to %s: %w", want.Name, want.Size.String(), err)
-		}
-		s.event(corev1.EventTypeNormal, "VolumeExpanding", "Expand", "asked claim %s to grow from %s to %s", want.Name, have.String(), want.Size.String())
-	}
-	return nil
 }
 
 // SetupWithManager watches WebStacks and every kind of child.
