@@ -49,19 +49,31 @@ verify: manifests generate ## Regenerate everything and fail if anything differs
 	@test -z "$$(git status --porcelain --untracked-files=all -- api config charts)" || { echo "untracked generated files:"; git status --porcelain -- api config charts; exit 1; }
 
 .PHONY: test
-test: manifests generate vet deps ## Run the unit, daemon and envtest suites (installs what they need on first run).
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+test: manifests generate vet deps ## Run every suite: unit, config daemons, envtest, the local stack (installs what they need on first run).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: deps
 deps: ## Install the Debian packages the tests need (daemons, etcd) and build the envtest binaries.
 	hack/install-deps.sh
 	hack/controlplane.sh envtest >/dev/null
 
+##@ Local stack
+
+.PHONY: test-stack
+test-stack: ## Run the django-shop sample on loopback (PostgreSQL, 2 Redis, 2 gunicorn, Celery, Varnish, HAProxy) and check it end to end (~30 s).
+	hack/install-deps.sh
+	WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) -v ./test/stack/
+
+.PHONY: bench-stack
+bench-stack: ## Benchmark the local stack (wrk, ORM comparisons) and write docs/benchmarks-stack.md (~3-5 min).
+	hack/install-deps.sh
+	hack/bench-stack.sh
+
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/webstack-operator.
-	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/webstack-operator ./cmd/webstack-operator
+build: ## Build bin/webstack-operator (the Dockerfile builds the static release binary).
+	go build -o $(LOCALBIN)/webstack-operator ./cmd/webstack-operator
 
 .PHONY: run
 run: manifests build ## Install the CRD into the cluster of $KUBECONFIG and run the manager against it.

@@ -102,9 +102,12 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	status := computeStatus(ws.Status, s.obs)
 	if !equality.Semantic.DeepEqual(status, ws.Status) {
 		announceTransitions(s, ws.Status, status)
+		// A merge patch, not an update: the status is computed whole from this observation,
+		// and a cache one write behind must not turn into a conflict and a retry.
+		patch := client.MergeFrom(ws.DeepCopy())
 		ws.Status = status
-		if uerr := r.Client.Status().Update(ctx, ws); uerr != nil && err == nil {
-			err = fmt.Errorf("writing status: %w", uerr)
+		if perr := r.Client.Status().Patch(ctx, ws, patch); perr != nil && err == nil {
+			err = fmt.Errorf("writing status: %w", perr)
 		}
 	}
 	if err == nil && s.obs.migration == migrationRunning {

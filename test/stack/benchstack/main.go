@@ -1,0 +1,393 @@
+// Command benchstack measures the local stack of the django-shop sample (package stack) and
+// writes docs/benchmarks-stack.md: wrk on loopback against a cached page through HAProxy and
+// Varnish, the same page straight from gunicorn and uncached through the stack, then the ORM
+// comparisons of manage.py ormbench on 100k people. Run it with hack/bench-stack.sh
+// (make bench-stack).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/test/stack"
+)
+
+const wrkPath = "/usr/bin/wrk"
+
+type config struct {
+	root, out                  string
+	runs                       int
+	duration, warmup           time.Duration
+	threads, connections       int
+	people, authors, perAuthor int
+	ormBooks                   int
+	page                       string
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.root, "root", ".", "the repository root")
+	flag.StringVar(&c.out, "out", "docs/benchmarks-stack.md", "the report to write")
+	flag.IntVar(&c.runs, "runs", 5, "runs of each measurement (the report shows medians)")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of one wrk run")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "duration of the uncounted wrk run before each path")
+	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
+	flag.IntVar(&c.connections, "connections", 32, "wrk connections")
+	flag.IntVar(&c.people, "people", 100000, "people to seed")
+	flag.IntVar(&c.authors, "authors", 1000, "authors to seed")
+	flag.IntVar(&c.perAuthor, "books-per-author", 10, "books per author to seed")
+	flag.IntVar(&c.ormBooks, "orm-books", 1000, "books in the N+1 comparison")
+	flag.StringVar(&c.page, "page", "/people/1/", "the page wrk requests")
+	flag.Parse()
+	if c.runs < 1 || c.runs > 20 || c.duration <= 0 || c.duration > time.Minute {
+		fatal(errors.New("-runs must be 1 to 20 and -duration at most 1m"))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, c); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchstack:", err)
+	os.Exit(1)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "benchstack: "+format+"\n", args...)
+}
+
+// scenario is one way to the same page.
+type scenario struct {
+	name, why string
+	url       string
+	header    string // a wrk -H value, or ""
+	results   []wrkResult
+}
+
+func run(ctx context.Context, c config) error {
+	if _, err := os.Stat(wrkPath); err != nil {
+		return fmt.Errorf("%s: %w (hack/install-deps.sh installs wrk)", wrkPath, err)
+	}
+	began := time.Now()
+	loadBefore := firstLine(readFile("/proc/loadavg"))
+	s, err := stack.Start(ctx, stack.Options{Root: c.root, People: c.people, Authors: c.authors, BooksPerAuthor: c.perAuthor, Logf: logf})
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+
+	// The page must be a HIT through the stack before the cached runs.
+	for range 2 {
+		if err := get("http://" + s.Frontend + c.page); err != nil {
+			return err
+		}
+	}
+	scenarios := []*scenario{
+		{name: "HAProxy → Varnish, cached (HIT)", why: "what clients get for a cached page", url: "http://" + s.Frontend + c.page},
+		{name: "gunicorn directly (app-1)", why: "the app alone: Django, the Redis query cache, one instance", url: "http://" + s.Apps[0].Addr + c.page},
+		{name: "HAProxy → Varnish → HAProxy → gunicorn, uncached", why: "a Cookie makes Varnish pass: the proxies' overhead over both instances", url: "http://" + s.Frontend + c.page, header: "Cookie: bench=1"},
+	}
+	for _, sc := range scenarios {
+		logf("warming up: %s", sc.name)
+		if _, err := wrk(ctx, c, sc, c.warmup); err != nil {
+			return err
+		}
+	}
+	// Interleaved, so that every path sees the same machine over time.
+	for i := range c.runs {
+		for _, sc := range scenarios {
+			r, err := wrk(ctx, c, sc, c.duration)
+			if err != nil {
+				return err
+			}
+			logf("run %d/%d %s: %.0f req/s, p99 %s", i+1, c.runs, sc.name, r.rps, ms(r.p99))
+			sc.results = append(sc.results, r)
+		}
+	}
+	varnish := varnishCounters(s)
+
+	logf("ORM comparisons (manage.py ormbench)")
+	out, err := s.Manage(ctx, "ormbench", "--runs", strconv.Itoa(c.runs), "--books", strconv.Itoa(c.ormBooks))
+	if err != nil {
+		return err
+	}
+	var orm ormResult
+	if err := json.Unmarshal([]byte(out), &orm); err != nil {
+		return fmt.Errorf("ormbench: %w\n%s", err, out)
+	}
+	load := [2]string{loadBefore, firstLine(readFile("/proc/loadavg"))}
+	report := writeReport(c, s, scenarios, varnish, orm, load, time.Since(began))
+	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s in %s", c.out, time.Since(began).Round(time.Second))
+	return nil
+}
+
+func get(url string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+// wrkResult is one wrk run.
+type wrkResult struct {
+	rps      float64
+	p50, p99 time.Duration
+	requests int
+	errors   int // non-2xx/3xx responses and socket errors
+}
+
+// wrkArgs are the arguments of one wrk run.
+func wrkArgs(c config, sc *scenario, d time.Duration) []string {
+	args := []string{"-t" + strconv.Itoa(c.threads), "-c" + strconv.Itoa(c.connections), "-d" + d.String(), "--timeout", "10s", "--latency"}
+	if sc.header != "" {
+		args = append(args, "-H", sc.header)
+	}
+	return append(args, sc.url)
+}
+
+var (
+	reRPS     = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
+	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
+	reCount   = regexp.MustCompile(`(?m)^\s+([0-9]+) requests in`)
+	reNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: ([0-9]+)`)
+	reSocket  = regexp.MustCompile(`Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
+)
+
+func wrk(ctx context.Context, c config, sc *scenario, d time.Duration) (wrkResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, wrkPath, wrkArgs(c, sc, d)...).CombinedOutput()
+	if err != nil {
+		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", sc.url, err, out)
+	}
+	s := string(out)
+	var r wrkResult
+	m := reRPS.FindStringSubmatch(s)
+	if m == nil {
+		return r, fmt.Errorf("wrk printed no Requests/sec:\n%s", s)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	for _, m := range reLatency.FindAllStringSubmatch(s, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute}[m[3]]
+		lat := time.Duration(v * float64(unit))
+		if m[1] == "50" {
+			r.p50 = lat
+		} else {
+			r.p99 = lat
+		}
+	}
+	if m := reCount.FindStringSubmatch(s); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	if m := reNon2xx.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		r.errors += n
+	}
+	if m := reSocket.FindStringSubmatch(s); m != nil {
+		for _, f := range m[1:] {
+			n, _ := strconv.Atoi(f)
+			r.errors += n
+		}
+	}
+	return r, nil
+}
+
+// varnishCounters are varnishstat's hit, miss and pass counters, or nil without varnishstat.
+func varnishCounters(s *stack.Stack) map[string]int64 {
+	out, err := exec.Command("varnishstat", "-n", filepath.Join(s.Dir, "varnish"), "-1", "-f", "MAIN.cache_hit", "-f", "MAIN.cache_miss", "-f", "MAIN.s_pass").Output()
+	if err != nil {
+		return nil
+	}
+	counters := map[string]int64{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			counters[strings.TrimPrefix(f[0], "MAIN.")], _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return counters
+}
+
+// ormResult is manage.py ormbench's output.
+type ormResult struct {
+	People  int `json:"people"`
+	Books   int `json:"books"`
+	Matches int `json:"matches"`
+	Rows    []struct {
+		Group    string    `json:"group"`
+		Variant  string    `json:"variant"`
+		MsMedian float64   `json:"ms_median"`
+		MsRuns   []float64 `json:"ms_runs"`
+		Queries  int       `json:"queries"`
+	} `json:"rows"`
+}
+
+func median[T int | float64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func writeReport(c config, s *stack.Stack, scenarios []*scenario, varnish map[string]int64, orm ormResult, load [2]string, took time.Duration) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	t := s.Tuning
+	p("# Benchmarks: the whole stack on one machine\n\n")
+	p("Written by `make bench-stack` (hack/bench-stack.sh → `go run ./test/stack/benchstack`) on %s; the run took %s.\n",
+		time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
+	p("Everything runs on loopback on this one machine, wrk included, so the numbers compare the paths with each other;\n")
+	p("they are not what a cluster with one core per component would serve.\n\n")
+
+	p("## Machine\n\n")
+	p("| | |\n| --- | --- |\n")
+	p("| CPU | %s, %d cores (`nproc`) |\n", cpuModel(), runtime.NumCPU())
+	p("| memory | %s |\n", memTotal())
+	p("| OS | Debian %s, kernel %s |\n", firstLine(readFile("/etc/debian_version")), firstLine(output("uname", "-r")))
+	p("| daemons | %s; %s; %s; %s |\n", firstLine(output(stack.HAProxy, "-v")), firstLine(output(stack.Varnishd, "-V")),
+		firstLine(output(stack.RedisSrv, "--version")), firstLine(output(filepath.Join(stack.PGBinDir, "postgres"), "--version")))
+	p("| app | %s |\n", firstLine(output(stack.Python, "-c",
+		"import sys, django, gunicorn, celery, psycopg2; print('Python %s, Django %s, gunicorn %s, Celery %s, psycopg2 %s' % (sys.version.split()[0], django.get_version(), gunicorn.__version__, celery.__version__, psycopg2.__version__.split()[0]))")))
+	p("| load generator | %s |\n", firstLine(output(wrkPath, "-v")))
+	p("| /proc/loadavg | before the stack started (other work on the machine): %s; right after the last measurement (this benchmark's own load included): %s |\n\n", load[0], load[1])
+
+	p("## What ran\n\n")
+	p("The stack of `%s`, started as `make test-stack` starts it (package `test/stack`): every config rendered by the operator\n", stack.SampleFile)
+	p("with static discovery on loopback, the app with the environment the operator gives it.\n\n")
+	p("- %d gunicorn instances × %d workers × %d threads (`GUNICORN_CMD_ARGS=%s`, bind overridden per instance), access log on\n",
+		len(s.Apps), t.App.WorkersPerPod, t.App.ThreadsPerWorker, resources.GunicornArgs(s.WS, t))
+	p("- HAProxy: nbthread %d, maxconn %d per app server (queue beyond), leastconn; logs every request to stdout\n", t.LoadBalancer.Threads, t.LoadBalancer.ServerMaxConnections)
+	p("- Varnish: malloc %d MiB, rule `/people/` ttl 10m\n", t.Cache.StorageMiB)
+	p("- PostgreSQL 15: shared_buffers %d MiB, work_mem %d MiB, max_connections %d\n", t.Database.SharedBuffersMiB, t.Database.WorkMemMiB, t.Database.MaxConnections)
+	p("- data: `manage.py seed --people %d --authors %d --books-per-author %d` (%d people, %d books)\n\n", c.people, c.authors, c.perAuthor, orm.People, orm.Books)
+
+	p("## One page, three paths\n\n")
+	p("`GET %s` (a person's page: the row comes from the Redis query cache after the first request), wrk with %d threads and %d connections,\n", c.page, c.threads, c.connections)
+	p("%s per run, %d runs interleaved path by path after a %s warm-up each; medians, with the range of the runs.\n\n", c.duration, c.runs, c.warmup)
+	p("| path | req/s | p50 | p99 | req/s range | errors |\n| --- | ---: | ---: | ---: | --- | ---: |\n")
+	med := map[string]float64{}
+	for _, sc := range scenarios {
+		var rps []float64
+		var p50, p99 []time.Duration
+		errs := 0
+		for _, r := range sc.results {
+			rps, p50, p99 = append(rps, r.rps), append(p50, r.p50), append(p99, r.p99)
+			errs += r.errors
+		}
+		med[sc.name] = median(rps)
+		p("| %s | %.0f | %s | %s | %.0f–%.0f | %d |\n", sc.name, median(rps), ms(median(p50)), ms(median(p99)), slices.Min(rps), slices.Max(rps), errs)
+	}
+	cached, direct, uncached := med[scenarios[0].name], med[scenarios[1].name], med[scenarios[2].name]
+	p("\n")
+	if direct > 0 {
+		p("- The cached page through both proxies serves **%.1f×** the requests of gunicorn alone.\n", cached/direct)
+		p("- Uncached through the stack: %.0f%% of gunicorn alone's rate (the stack spreads over both instances; the proxies compete for the same cores).\n", 100*uncached/direct)
+	}
+	p("- Straight to gunicorn, all %d connections land on one instance's %d threads and queue inside it; through the stack HAProxy\n", c.connections, t.App.WorkersPerPod*t.App.ThreadsPerWorker)
+	p("  sends each instance at most %d requests at once (serverMaxConnections) and queues the rest itself, over both instances.\n", t.LoadBalancer.ServerMaxConnections)
+	if varnish != nil {
+		p("- varnishstat over the whole run: %d hits, %d misses, %d passes.\n", varnish["cache_hit"], varnish["cache_miss"], varnish["s_pass"])
+	}
+	p("\nThe commands, with the ports of this run (each run picks free ports):\n\n```sh\n")
+	for _, sc := range scenarios {
+		args := wrkArgs(c, sc, c.duration)
+		for i, a := range args {
+			if strings.Contains(a, " ") {
+				args[i] = "'" + a + "'"
+			}
+		}
+		p("wrk %s\n", strings.Join(args, " "))
+	}
+	p("```\n\n")
+
+	p("## ORM on %d people\n\n", orm.People)
+	p("`manage.py ormbench --runs %d --books %d` (examples/django-shop/catalog/management/commands/ormbench.py): each way timed in\n", c.runs, c.ormBooks)
+	p("Django on the live database, median of %d runs after one warm-up; queries counted with CaptureQueriesContext.\n\n", c.runs)
+	p("| question | way | median ms | queries | runs (ms) |\n| --- | --- | ---: | ---: | --- |\n")
+	for _, r := range orm.Rows {
+		runs := make([]string, len(r.MsRuns))
+		for i, v := range r.MsRuns {
+			runs[i] = strconv.FormatFloat(v, 'f', 1, 64)
+		}
+		p("| %s | `%s` | %.1f | %d | %s |\n", r.Group, r.Variant, r.MsMedian, r.Queries, strings.Join(runs, ", "))
+	}
+	p("\nThe JSONB query matches %d of %d people; \"no index\" drops `person_profile_gin` inside a transaction that is rolled back.\n\n", orm.Matches, orm.People)
+
+	p("## Repeat it\n\n```sh\nhack/install-deps.sh   # Debian packages: daemons, wrk, Django, gunicorn, Celery\nmake bench-stack       # about %.0f minutes; writes %s\n", max(1, took.Minutes()), c.out)
+	p("hack/bench-stack.sh -runs %d -duration %s -connections %d   # the same, with the flags of this run\n```\n\n", c.runs, c.duration, c.connections)
+	p("Start timeline of this run:\n\n```\n%s\n```\n", strings.Join(s.Timeline, "\n"))
+	return b.String()
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + " ms"
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func output(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).CombinedOutput()
+	return string(out)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(line)
+}
+
+func cpuModel() string {
+	for _, l := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func memTotal() string {
+	for _, l := range strings.Split(readFile("/proc/meminfo"), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return fmt.Sprintf("%.1f GiB", kb/1024/1024)
+		}
+	}
+	return "unknown"
+}
