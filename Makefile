@@ -25,9 +25,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate the CRD (config/crd/bases) and RBAC (config/rbac) from the markers.
+manifests: controller-gen ## Generate the CRD and RBAC from the markers, and copy both into the Helm chart.
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=webstack-operator paths=./controllers/... output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate the deepcopy functions of the API types.
@@ -51,11 +52,16 @@ verify: manifests generate ## Regenerate everything and fail if anything differs
 .PHONY: test
 test: manifests generate vet deps ## Run every suite: unit, config daemons, envtest, the local stack (installs what they need on first run).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) ./...
+	hack/chart-test.sh
+
+.PHONY: test-chart
+test-chart: manifests ## Lint, render and validate the Helm chart and the kustomize install (throwaway API server).
+	hack/chart-test.sh
 
 .PHONY: deps
-deps: ## Install the Debian packages the tests need (daemons, etcd) and build the envtest binaries.
+deps: ## Install the Debian packages the tests need and build the control-plane binaries, kwok and helm (cached).
 	hack/install-deps.sh
-	hack/controlplane.sh envtest >/dev/null
+	hack/controlplane.sh cluster-bins >/dev/null
 
 ##@ Local stack
 
