@@ -71,7 +71,7 @@ test-stack: ## Run the django-shop sample on loopback (PostgreSQL, 2 Redis, 2 gu
 	WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) -v ./test/stack/
 
 .PHONY: bench-stack
-bench-stack: ## Benchmark the local stack (wrk, ORM comparisons) and write docs/benchmarks-stack.md (~3-5 min).
+bench-stack: ## Benchmark the local stack (wrk, ORM comparisons) and write its section of docs/benchmarks.md (~3-5 min).
 	hack/install-deps.sh
 	hack/bench-stack.sh
 

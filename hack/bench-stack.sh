@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks the whole stack of config/samples/webstack_v1alpha1_django_shop.yaml on
-# loopback and writes docs/benchmarks-stack.md: wrk against a cached page through HAProxy
+# loopback and writes the "stack" section of docs/benchmarks.md: wrk against a cached page through HAProxy
 # and Varnish, the same page straight from gunicorn and uncached through the stack, then the
 # ORM comparisons on 100k people (manage.py ormbench). About 5 minutes with the defaults.
 #
@@ -16,4 +16,8 @@ for bin in /usr/bin/wrk /usr/bin/python3 /usr/bin/gunicorn /usr/sbin/haproxy /us
 	}
 done
 
-exec go run ./test/stack/benchstack -root . -out docs/benchmarks-stack.md "$@"
+# The report is the "stack" section of docs/benchmarks.md (make bench writes the operator's).
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+go run ./test/stack/benchstack -root . -out "$report" "$@"
+hack/report-section.sh stack "$report"

@@ -1,5 +1,5 @@
 // Command benchstack measures the local stack of the django-shop sample (package stack) and
-// writes docs/benchmarks-stack.md: wrk on loopback against a cached page through HAProxy and
+// writes a report (docs/benchmarks.md's stack section): wrk on loopback against a cached page through HAProxy and
 // Varnish, the same page straight from gunicorn and uncached through the stack, then the ORM
 // comparisons of manage.py ormbench on 100k people. Run it with hack/bench-stack.sh
 // (make bench-stack).
@@ -44,7 +44,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.root, "root", ".", "the repository root")
-	flag.StringVar(&c.out, "out", "docs/benchmarks-stack.md", "the report to write")
+	flag.StringVar(&c.out, "out", "benchmarks-stack.md", "the report to write (make bench-stack splices it into docs/benchmarks.md)")
 	flag.IntVar(&c.runs, "runs", 5, "runs of each measurement (the report shows medians)")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of one wrk run")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "duration of the uncounted wrk run before each path")

@@ -1,4 +1,4 @@
-"""The ORM table of docs/benchmarks-stack.md: each pair of ways to ask the same thing, timed
+"""The ORM table of docs/benchmarks.md (stack section): each pair of ways to ask the same thing, timed
 on the seeded database (manage.py seed --people 100000), median of --runs after one warm-up
 run. Prints JSON; hack/bench-stack.sh formats it."""
 import json
