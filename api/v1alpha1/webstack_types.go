@@ -278,7 +278,9 @@ type TasksSpec struct {
 	MemoryPerWorker *resource.Quantity `json:"memoryPerWorker,omitempty"`
 
 	// queues are the queue names the workers consume, at most 32, each matching
-	// ^[a-zA-Z0-9._-]+$. Default [default].
+	// ^[a-zA-Z0-9._-]+$. Default [default]. Celery itself sends tasks to a queue named
+	// "celery" unless told otherwise: set CELERY_TASK_DEFAULT_QUEUE = "default" in the app's
+	// settings (or list "celery" here), or queued tasks are never consumed.
 	// +kubebuilder:default={default}
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=32
