@@ -63,6 +63,12 @@ deps: ## Install the Debian packages the tests need and build the control-plane 
 	hack/install-deps.sh
 	hack/controlplane.sh cluster-bins >/dev/null
 
+##@ End to end
+
+.PHONY: test-e2e
+test-e2e: ## Install the chart into a local cluster (hack/cluster.sh, cluster "e2e"), run the manager as the chart's ServiceAccount and drive the samples with kubectl and helm (~1 min warm).
+	WEBSTACK_E2E=1 go test $(GO_TEST_FLAGS) -v ./test/e2e/
+
 ##@ Local stack
 
 .PHONY: test-stack

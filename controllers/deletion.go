@@ -62,7 +62,8 @@ func (r *WebStackReconciler) finalize(ctx context.Context, ws *v1alpha1.WebStack
 	}
 	patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(ws, DataFinalizer)
-	if err := r.Client.Patch(ctx, ws, patch); err != nil {
+	// NotFound: an earlier reconcile (this one read a stale cache) already let it go.
+	if err := r.Client.Patch(ctx, ws, patch); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing the finalizer: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,13 +49,17 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	admin, err := testEnv.AddUser(envtest.User{Name: "crd-admin", Groups: []string{"system:masters"}}, cfg)
-	Expect(err).NotTo(HaveOccurred())
-	kc, err := admin.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	dir := GinkgoT().TempDir()
-	kubeconfig = filepath.Join(dir, "kubeconfig")
-	Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+	if strings.EqualFold(os.Getenv("USE_EXISTING_CLUSTER"), "true") {
+		// envtest cannot add users to a cluster it did not start: kubectl uses $KUBECONFIG.
+		kubeconfig = os.Getenv("KUBECONFIG")
+	} else {
+		admin, err := testEnv.AddUser(envtest.User{Name: "crd-admin", Groups: []string{"system:masters"}}, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		kc, err := admin.KubeConfig()
+		Expect(err).NotTo(HaveOccurred())
+		kubeconfig = filepath.Join(GinkgoT().TempDir(), "kubeconfig")
+		Expect(os.WriteFile(kubeconfig, kc, 0o600)).To(Succeed())
+	}
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "crd-admission-"}}
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
