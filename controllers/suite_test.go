@@ -38,9 +38,9 @@ var (
 	// controllers run there, so the suite does not play them.
 	realCluster = strings.EqualFold(os.Getenv("USE_EXISTING_CLUSTER"), "true")
 	testEnv     *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	scheme    = runtime.NewScheme()
+	cfg         *rest.Config
+	k8sClient   client.Client
+	scheme      = runtime.NewScheme()
 	// mgr is the running manager; restartManager replaces it.
 	mgr *runningManager
 )

@@ -1,11 +1,7 @@
 package render
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +12,7 @@ import (
 	"time"
 
 	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/resp"
 )
 
 // TestRedisConfig checks redis.conf and broker.conf of every spec against tuning.
@@ -124,21 +121,21 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 				port := freePort(t)
 				p := start(t, "redis-server", syscall.SIGTERM, exec.Command(server, conf,
 					"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--requirepass", password))
-				var c *respClient
+				var c *resp.Conn
 				waitFor(t, p, 10*time.Second, "redis-server", func() error {
 					var err error
-					c, err = dialRESP(loopback(port))
+					c, err = resp.Dial(loopback(port))
 					return err
 				})
 				defer c.Close()
 
-				if _, err := c.do("GET", "k"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+				if _, err := c.Do("GET", "k"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
 					t.Fatalf("GET without AUTH: %v, want NOAUTH", err)
 				}
-				if _, err := c.do("AUTH", "wrong"); err == nil {
+				if _, err := c.Do("AUTH", "wrong"); err == nil {
 					t.Fatal("AUTH with a wrong password succeeded")
 				}
-				if _, err := c.do("AUTH", password); err != nil {
+				if _, err := c.Do("AUTH", password); err != nil {
 					t.Fatalf("AUTH: %v", err)
 				}
 				want := map[string]string{
@@ -155,7 +152,7 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 					want["save"] = "3600 1 300 100 60 10000"
 				}
 				for key, w := range want {
-					v, err := c.do("CONFIG", "GET", key)
+					v, err := c.Do("CONFIG", "GET", key)
 					if err != nil {
 						t.Fatalf("CONFIG GET %s: %v", key, err)
 					}
@@ -166,7 +163,7 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 				}
 
 				// Persistence: the append-only file appears with AOF; SAVE writes the RDB file.
-				if _, err := c.do("SET", "k", "v"); err != nil {
+				if _, err := c.Do("SET", "k", "v"); err != nil {
 					t.Fatal(err)
 				}
 				_, aofErr := os.Stat(filepath.Join(dir, "appendonlydir"))
@@ -174,7 +171,7 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 					t.Errorf("appendonlydir in the data dir: %v, append-only file on: %t", aofErr, in.result.AppendOnly)
 				}
 				if in.result.Snapshots {
-					if _, err := c.do("SAVE"); err != nil {
+					if _, err := c.Do("SAVE"); err != nil {
 						t.Fatal(err)
 					}
 					if _, err := os.Stat(filepath.Join(dir, "dump.rdb")); err != nil {
@@ -184,80 +181,4 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 			})
 		}
 	}
-}
-
-// respClient is a minimal Redis (RESP2) client.
-type respClient struct {
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func dialRESP(addr string) (*respClient, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	return &respClient{conn: conn, r: bufio.NewReader(conn)}, nil
-}
-
-func (c *respClient) Close() error { return c.conn.Close() }
-
-// do sends a command and returns its reply: a string, an int64, nil or a []any. A Redis
-// error reply is returned as an error.
-func (c *respClient) do(args ...string) (any, error) {
-	if err := c.conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return nil, err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c.conn, b.String()); err != nil {
-		return nil, err
-	}
-	return c.read()
-}
-
-func (c *respClient) read() (any, error) {
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return nil, errors.New("empty RESP line")
-	}
-	body := line[1:]
-	switch line[0] {
-	case '+':
-		return body, nil
-	case '-':
-		return nil, errors.New(body)
-	case ':':
-		return strconv.ParseInt(body, 10, 64)
-	case '$':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(body)
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		items := make([]any, n)
-		for i := range items {
-			if items[i], err = c.read(); err != nil {
-				return nil, err
-			}
-		}
-		return items, nil
-	}
-	return nil, fmt.Errorf("unknown RESP reply %q", line)
 }

@@ -1,14 +1,10 @@
 package stack
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/webstack-dev/webstack-operator/internal/resp"
 )
 
 // Redis is one redis-server of the stack.
@@ -20,17 +16,15 @@ type Redis struct {
 // Do runs one command on a new authenticated connection and returns the reply: a string,
 // an int64, nil or a []any. A Redis error reply is returned as an error.
 func (r *Redis) Do(args ...string) (any, error) {
-	conn, err := net.DialTimeout("tcp", r.Process.Addr, 2*time.Second)
+	c, err := resp.Dial(r.Process.Addr)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	c := &resp{conn: conn, r: bufio.NewReader(conn)}
-	if _, err := c.do("AUTH", r.Password); err != nil {
+	defer c.Close()
+	if _, err := c.Do("AUTH", r.Password); err != nil {
 		return nil, fmt.Errorf("AUTH: %w", err)
 	}
-	return c.do(args...)
+	return c.Do(args...)
 }
 
 // Config is CONFIG GET name.
@@ -61,64 +55,4 @@ func (r *Redis) Info(section string) (map[string]string, error) {
 		}
 	}
 	return info, nil
-}
-
-// resp is a minimal RESP2 client.
-type resp struct {
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func (c *resp) do(args ...string) (any, error) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.conn.Write([]byte(b.String())); err != nil {
-		return nil, err
-	}
-	return c.read()
-}
-
-func (c *resp) read() (any, error) {
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		return nil, err
-	}
-	line = strings.TrimSuffix(line, "\r\n")
-	if line == "" {
-		return nil, errors.New("empty RESP reply")
-	}
-	switch line[0] {
-	case '+':
-		return line[1:], nil
-	case '-':
-		return nil, errors.New(line[1:])
-	case ':':
-		return strconv.ParseInt(line[1:], 10, 64)
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(c.r, buf); err != nil {
-			return nil, err
-		}
-		return string(buf[:n]), nil
-	case '*':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return nil, err
-		}
-		out := make([]any, n)
-		for i := range out {
-			if out[i], err = c.read(); err != nil {
-				return nil, err
-			}
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("unexpected RESP reply %q", line)
 }
