@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,5 +162,20 @@ func TestValidateAppliesDefaultsInPlace(t *testing.T) {
 	ws.Spec.App.Threads = 100
 	if err := Validate(ws); err == nil || !strings.Contains(err.Error(), "spec.app.threads") {
 		t.Fatalf("want a spec.app.threads error, got %v", err)
+	}
+}
+
+// The README shows the full sample; it must be the file the tests admit, not a stale copy.
+func TestReadmeShowsTheFullSample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, err := os.ReadFile("../../config/samples/webstack_v1alpha1_full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(sample)+"```") {
+		t.Fatal("README.md does not show config/samples/webstack_v1alpha1_full.yaml verbatim: paste the current file into its <details> block")
 	}
 }
