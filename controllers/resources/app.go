@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers/render"
 	"github.com/webstack-dev/webstack-operator/controllers/tuning"
 )
 
@@ -26,6 +27,10 @@ const (
 	// EnvCacheTimeout is redis.defaultTTL in seconds, for Django's CACHES TIMEOUT; set with
 	// the cache Redis.
 	EnvCacheTimeout = "CACHE_DEFAULT_TIMEOUT"
+	// EnvVarnishURL is the Varnish pods' headless Service (http://<ws>-cache-headless:8080),
+	// set with the cache: HAProxy hashes each URL to one replica, so a PURGE must go to every
+	// address the name resolves to, not through a ClusterIP Service.
+	EnvVarnishURL = "VARNISH_URL"
 )
 
 // Defaults used when the spec arrives without the CRD defaults.
@@ -109,14 +114,20 @@ func AppImageOf(d *appsv1.Deployment) string {
 }
 
 // AppEnv is the app container's environment: WEB_CONCURRENCY and GUNICORN_CMD_ARGS from
-// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, then app.env. A variable of app.env
-// replaces the operator's variable of the same name instead of repeating the name.
+// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, VARNISH_URL with the cache, then
+// app.env. A variable of app.env replaces the operator's variable of the same name instead of
+// repeating the name.
 func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 	env := []corev1.EnvVar{
 		{Name: EnvWebConcurrency, Value: strconv.Itoa(int(t.App.WorkersPerPod))},
 		{Name: EnvGunicornArgs, Value: GunicornArgs(ws, t)},
 	}
-	return mergeEnv(append(env, cacheEnv(ws)...), ws.Spec.App.Env)
+	env = append(env, cacheEnv(ws)...)
+	if ws.Spec.Cache.IsEnabled() {
+		// The short name: the app resolves it with its pod's DNS search path.
+		env = append(env, corev1.EnvVar{Name: EnvVarnishURL, Value: "http://" + CacheHeadlessName(ws) + ":" + strconv.Itoa(render.VarnishPort)})
+	}
+	return mergeEnv(env, ws.Spec.App.Env)
 }
 
 // WorkerEnv is the environment of task, beat and migration containers: AppEnv without the

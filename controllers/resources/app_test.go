@@ -86,7 +86,7 @@ func TestUserEnvWins(t *testing.T) {
 	}{
 		"app: ours first, then the user's; the user's WEB_CONCURRENCY replaces ours": {
 			workload: "Deployment/shop-app",
-			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
+			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "VARNISH_URL=http://shop-cache-headless:8080", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
 		},
 		"task workers: no gunicorn variables": {
 			workload: "Deployment/shop-tasks",
@@ -212,6 +212,30 @@ func TestAppImageOf(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if got := AppImageOf(tc.d); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// VARNISH_URL names the cache's headless Service only while there is a cache.
+func TestVarnishURL(t *testing.T) {
+	for name, tc := range map[string]struct {
+		opts []option
+		want string
+	}{
+		"with the cache":    {want: "http://shop-cache-headless:8080"},
+		"cache disabled":    {opts: []option{withoutCache()}, want: ""},
+		"user's value wins": {opts: []option{withEnv(corev1.EnvVar{Name: "VARNISH_URL", Value: "http://varnish.example:6081"})}, want: "http://varnish.example:6081"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := ""
+			for _, e := range AppEnv(webStack(t, tc.opts...), tuning.Result{}) {
+				if e.Name == EnvVarnishURL {
+					got = e.Value
+				}
+			}
+			if got != tc.want {
+				t.Errorf("VARNISH_URL = %q, want %q", got, tc.want)
 			}
 		})
 	}

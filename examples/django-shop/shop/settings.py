@@ -14,8 +14,9 @@ The WebStack sets the app's own variables (config/samples/webstack_v1alpha1_djan
   DJANGO_ALLOWED_HOSTS   comma-separated public host names (default localhost,127.0.0.1)
   SHOP_PUBLIC_HOSTS      comma-separated Host headers clients use, port included when not
                          80: the Varnish cache key contains the Host, so a PURGE must carry it
-  SHOP_VARNISH_URLS      comma-separated Varnish base URLs to PURGE, e.g. the headless Service
-                         http://shop-cache-headless:8080: every address it resolves to is purged
+  SHOP_VARNISH_URLS      comma-separated Varnish base URLs to PURGE; default VARNISH_URL, which
+                         the operator sets to the cache's headless Service
+                         (http://shop-cache-headless:8080): every address it resolves to is purged
   DJANGO_HTTPS           1 behind a TLS-terminating load balancer
   DJANGO_DEBUG           1 for development only
 """
@@ -160,7 +161,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 
 # Varnish invalidation (catalog/purge.py).
-SHOP_VARNISH_URLS = env_list("SHOP_VARNISH_URLS")
+SHOP_VARNISH_URLS = env_list("SHOP_VARNISH_URLS") or env_list("VARNISH_URL")
 SHOP_PUBLIC_HOSTS = env_list("SHOP_PUBLIC_HOSTS")
 SHOP_PURGE_TIMEOUT = 2.0
 SHOP_HEALTH_PATH = os.environ.get("SHOP_HEALTH_PATH", "/healthz")
