@@ -28,5 +28,5 @@ if grep -qF "$begin" "$target"; then
 else
 	{ cat "$target"; printf '\n%s\n' "$begin"; cat "$report"; printf '%s\n' "$end"; } >"$tmp"
 fi
-mv "$tmp" "$target"
+cat "$tmp" >"$target"
 echo "report-section: wrote section $name of $target" >&2
