@@ -181,8 +181,13 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 	s.desired = desired
 	a := applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged}
 	for _, obj := range desired {
-		if sts, ok := obj.(*appsv1.StatefulSet); ok {
-			if err := r.keepClaimTemplates(ctx, sts); err != nil {
+		switch o := obj.(type) {
+		case *appsv1.StatefulSet:
+			if err := r.keepClaimTemplates(ctx, o); err != nil {
+				return err
+			}
+		case *appsv1.Deployment:
+			if err := r.handOffReplicas(ctx, o); err != nil {
 				return err
 			}
 		}

@@ -614,3 +614,23 @@ var _ = Describe("disabling the cache Redis", func() {
 		Eventually(func() string { return condition(ns, "noredis", v1alpha1.ConditionRedisReady) }).Should(Equal("True/Disabled"))
 	})
 })
+
+var _ = Describe("moving the app from replicas to autoscaling", func() {
+	It("keeps the running pod count instead of dropping to the API default of 1", func() {
+		ws := create("scaled", testutil.WithReplicas(5))
+		ns := ws.Namespace
+		replicas := func() int32 {
+			var d appsv1.Deployment
+			Expect(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &d)).To(Succeed())
+			return ptr.Deref(d.Spec.Replicas, -1)
+		}
+		Eventually(func() error { return k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &appsv1.Deployment{}) }).Should(Succeed())
+		Eventually(replicas).Should(Equal(int32(5)))
+		updateWS(ns, "scaled", func(live *v1alpha1.WebStack) {
+			live.Spec.App.Replicas = nil
+			live.Spec.App.Autoscaling = &v1alpha1.AutoscalingSpec{MinReplicas: 2, MaxReplicas: 10}
+		})
+		exists(&autoscalingv2.HorizontalPodAutoscaler{}, ns, resources.AppName(ws))
+		Consistently(replicas).WithTimeout(2*time.Second).Should(Equal(int32(5)), "the HPA takes over from 5 pods")
+	})
+})
