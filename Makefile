@@ -9,6 +9,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 ENVTEST_ASSETS = $$(hack/controlplane.sh envtest)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
+BENCH_FLAGS ?=
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -75,6 +76,10 @@ test-e2e: ## Install the chart into a local cluster (hack/cluster.sh, cluster "e
 test-stack: ## Run the django-shop sample on loopback (PostgreSQL, 2 Redis, 2 gunicorn, Celery, Varnish, HAProxy) and check it end to end (~30 s).
 	hack/install-deps.sh
 	WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) -v ./test/stack/
+
+.PHONY: bench
+bench: ## Benchmark the manager on envtest (1, 100, 1000 WebStacks; ~22 min on 2 cores) and write its section of docs/benchmarks.md and docs/benchmarks.json.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-stack
 bench-stack: ## Benchmark the local stack (wrk, ORM comparisons) and write its section of docs/benchmarks.md (~3-5 min).

@@ -9,6 +9,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -26,6 +27,8 @@ type managerOptions struct {
 	// skipUnchanged skips applies of children that already match (off only for benchmarks).
 	skipUnchanged bool
 	clusterDomain string
+	workers       int
+	pprofAddr     string
 	zap           zap.Options
 }
 
@@ -38,12 +41,17 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica of the manager reconciles at a time")
 	fs.BoolVar(&o.skipUnchanged, "skip-unchanged", true, "skip server-side applies of children whose live object already matches; false only to measure the cost of not skipping")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", resources.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
+	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "WebStacks reconciled at once (one WebStack is never reconciled twice at the same time)")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of the pprof endpoint; 0 disables it")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if o.workers < 1 {
+		return o, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.workers)
 	}
 	return o, nil
 }
@@ -73,6 +81,8 @@ func runManager(args []string, stderr io.Writer) error {
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "webstack-operator.webstack.dev",
+		PprofBindAddress:       o.pprofAddr,
+		Controller:             config.Controller{MaxConcurrentReconciles: o.workers},
 		Cache:                  controllers.CacheOptions(),
 	})
 	if err != nil {
