@@ -359,7 +359,7 @@ var _ = Describe("deletionPolicy", func() {
 		if realCluster {
 			// The StatefulSet controller makes the claim and the binder binds it.
 			Eventually(func() corev1.PersistentVolumeClaimPhase {
-				Expect(client.IgnoreNotFound(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), pvc))).To(Succeed())
+				Expect(client.IgnoreNotFound(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), pvc))).To(Succeed())
 				return pvc.Status.Phase
 			}).WithTimeout(60 * time.Second).Should(Equal(corev1.ClaimBound))
 			return pvc
@@ -367,7 +367,7 @@ var _ = Describe("deletionPolicy", func() {
 		class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: expandableClass}, Provisioner: "example.com/none", AllowVolumeExpansion: ptr.To(true)}
 		Expect(client.IgnoreAlreadyExists(k8sClient.Create(ctx, class))).To(Succeed())
 		pvc = &corev1.PersistentVolumeClaim{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ws.Namespace, Name: resources.DatabasePVCName(ws), Labels: resources.Labels(ws, resources.ComponentDatabase)},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ws.Namespace, Name: resources.DatabaseClaimName(ws), Labels: resources.Labels(ws, resources.ComponentDatabase)},
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				StorageClassName: ptr.To(expandableClass),
@@ -394,7 +394,7 @@ var _ = Describe("deletionPolicy", func() {
 		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
 		gone(&v1alpha1.WebStack{}, ws.Namespace, "keep")
 		var pvc corev1.PersistentVolumeClaim
-		Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)).To(Succeed())
+		Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), &pvc)).To(Succeed())
 		Expect(pvc.OwnerReferences).To(BeEmpty(), "garbage collection must never reach the claim")
 		Expect(secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))).To(Equal(passwords))
 
@@ -423,7 +423,7 @@ var _ = Describe("deletionPolicy", func() {
 		// finalizer: deleted means a deletion timestamp here.
 		Eventually(func() bool {
 			var pvc corev1.PersistentVolumeClaim
-			err := k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)
+			err := k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), &pvc)
 			return apierrors.IsNotFound(err) || err == nil && pvc.DeletionTimestamp != nil
 		}).Should(BeTrue(), "the claim was not deleted")
 		gone(&corev1.Secret{}, ws.Namespace, resources.DatabaseCredentialsName(ws))
@@ -440,7 +440,7 @@ var _ = Describe("deletionPolicy", func() {
 		})
 		Eventually(func() string {
 			var pvc corev1.PersistentVolumeClaim
-			Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabasePVCName(ws)), &pvc)).To(Succeed())
+			Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), &pvc)).To(Succeed())
 			q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]
 			return q.String()
 		}).Should(Equal("20Gi"))

@@ -129,9 +129,6 @@ func claimName(statefulSet string) string { return dataVolume + "-" + statefulSe
 // DatabaseClaimName is the data claim of the database pod: data-<ws>-database-0.
 func DatabaseClaimName(ws *v1alpha1.WebStack) string { return claimName(DatabaseName(ws)) }
 
-// DatabasePVCName is DatabaseClaimName.
-func DatabasePVCName(ws *v1alpha1.WebStack) string { return DatabaseClaimName(ws) }
-
 // RedisClaimName is the data claim of the cache Redis with persistence RDB or AOF.
 func RedisClaimName(ws *v1alpha1.WebStack) string { return claimName(RedisName(ws)) }
 

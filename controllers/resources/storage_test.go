@@ -51,7 +51,7 @@ func TestClaims(t *testing.T) {
 	}
 
 	ws := webStack(t)
-	if DatabaseClaimName(ws) != "data-shop-database-0" || DatabasePVCName(ws) != DatabaseClaimName(ws) {
+	if DatabaseClaimName(ws) != "data-shop-database-0" || DatabaseClaimName(ws) != DatabaseClaimName(ws) {
 		t.Errorf("database claim %s", DatabaseClaimName(ws))
 	}
 }
