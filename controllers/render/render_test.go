@@ -6,13 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -225,30 +225,11 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				if content != string(want) {
-					t.Errorf("%s differs from %s (run with -update after checking the change):\n%s", name, dir, lineDiff(string(want), content))
+					t.Errorf("%s differs from %s (run with -update after checking the change):\n%s", name, dir, textdiff.Lines(string(want), content))
 				}
 			}
 		})
 	}
-}
-
-// lineDiff lists the first lines that differ between want and got.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var out []string
-	for i := 0; i < max(len(w), len(g)) && len(out) < 10; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			out = append(out, "line "+strconv.Itoa(i+1)+":\n  want: "+wl+"\n  got:  "+gl)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestFilesFollowTheEnabledComponents checks which files each spec produces, and that the

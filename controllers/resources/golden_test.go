@@ -5,7 +5,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/webstack-dev/webstack-operator/controllers/render"
 	"github.com/webstack-dev/webstack-operator/controllers/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -85,26 +85,8 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test ./controllers/resources -run %s -update to create it)", err, t.Name())
 	}
 	if !bytes.Equal(want, []byte(got)) {
-		t.Errorf("%s differs from what the builders make now; inspect with -update and git diff:\n%s", path, firstDiff(string(want), got))
+		t.Errorf("%s differs from what the builders make now; inspect with -update and git diff:\n%s", path, textdiff.Lines(string(want), got))
 	}
-}
-
-// firstDiff shows the first differing line with some context.
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return "line " + strconv.Itoa(i+1) + ":\n want: " + wl + "\n  got: " + gl
-		}
-	}
-	return ""
 }
 
 // TestGoldenFullSample is every child of config/samples/webstack_v1alpha1_full.yaml (in

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -400,27 +401,8 @@ func golden(t *testing.T, path string, v any) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("result differs from %s (go test -update rewrites it):\n%s", path, lineDiff(string(want), string(got)))
+		t.Errorf("result differs from %s (go test -update rewrites it):\n%s", path, textdiff.Lines(string(want), string(got)))
 	}
-}
-
-// lineDiff shows the lines of got that differ from want.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("- " + wl + "\n+ " + gl + "\n")
-		}
-	}
-	return b.String()
 }
 
 // fileName turns a case name into a file name.
