@@ -55,10 +55,8 @@ func (r *WebStackReconciler) gateMigration(ctx context.Context, s *scope) error 
 			s.event(corev1.EventTypeNormal, "MigrationSucceeded", "Migrate", "Job %s succeeded; rolling the app out to %s", job.Name, want)
 		}
 	case jobCondition(&live, batchv1.JobFailed):
+		// The Degraded condition's transition announces it (announceTransitions).
 		s.setMigration(migrationFailed, job.Name, current)
-		if !hasCondition(ws, "Degraded", "MigrationFailed") {
-			s.event(corev1.EventTypeWarning, "MigrationFailed", "Migrate", "Job %s failed; the app keeps image %q", job.Name, current)
-		}
 	default:
 		s.setMigration(migrationRunning, job.Name, current)
 	}

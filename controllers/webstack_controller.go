@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -96,9 +97,6 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	r.observe(ctx, s)
 
-	if s.obs.budgetShort && !hasCondition(ws, v1alpha1.ConditionDegraded, v1alpha1.ReasonConnectionBudgetExceeded) {
-		s.event(corev1.EventTypeWarning, v1alpha1.ReasonConnectionBudgetExceeded, "Tune", "%s", s.obs.warnings[0])
-	}
 	status := computeStatus(ws.Status, s.obs)
 	if !equality.Semantic.DeepEqual(status, ws.Status) {
 		announceTransitions(s, ws.Status, status)
@@ -117,39 +115,29 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	return ctrl.Result{}, err
 }
 
-func hasCondition(ws *v1alpha1.WebStack, t, reason string) bool {
-	for _, c := range ws.Status.Conditions {
-		if c.Type == t && c.Reason == reason && c.Status == "True" {
-			return true
-		}
-	}
-	return false
-}
-
-// announceTransitions emits an Event for each condition that changed in a way a person cares
-// about: the stack became ready or stopped being ready, or became degraded.
+// announceTransitions emits an Event for each condition change a person cares about: the
+// stack became ready or stopped being ready, or became degraded (or degraded for another
+// reason), with the condition's own message. It is the one place such Events come from.
 func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
-	find := func(cs []metav1.Condition, t string) (string, string) {
-		for _, c := range cs {
-			if c.Type == t {
-				return string(c.Status), c.Reason
-			}
+	status := func(c *metav1.Condition) metav1.ConditionStatus {
+		if c == nil {
+			return ""
 		}
-		return "", ""
+		return c.Status
 	}
-	oldReady, _ := find(old.Conditions, v1alpha1.ConditionReady)
-	newReady, reason := find(now.Conditions, v1alpha1.ConditionReady)
-	if oldReady != newReady {
-		if newReady == "True" {
-			s.event(corev1.EventTypeNormal, v1alpha1.ReasonReady, "Reconcile", "every enabled component is ready")
-		} else if oldReady == "True" {
-			s.event(corev1.EventTypeWarning, reason, "Reconcile", "the stack is no longer ready")
-		}
+	oldReady := meta.FindStatusCondition(old.Conditions, v1alpha1.ConditionReady)
+	newReady := meta.FindStatusCondition(now.Conditions, v1alpha1.ConditionReady)
+	switch {
+	case status(oldReady) == status(newReady):
+	case status(newReady) == metav1.ConditionTrue:
+		s.event(corev1.EventTypeNormal, v1alpha1.ReasonReady, "Reconcile", "every enabled component is ready")
+	case status(oldReady) == metav1.ConditionTrue:
+		s.event(corev1.EventTypeWarning, newReady.Reason, "Reconcile", "the stack is no longer ready: %s", newReady.Message)
 	}
-	oldDeg, oldReason := find(old.Conditions, v1alpha1.ConditionDegraded)
-	newDeg, newReason := find(now.Conditions, v1alpha1.ConditionDegraded)
-	if newDeg == "True" && (oldDeg != "True" || oldReason != newReason) && newReason != v1alpha1.ReasonConnectionBudgetExceeded {
-		s.event(corev1.EventTypeWarning, newReason, "Reconcile", "degraded: %s", newReason)
+	oldDeg := meta.FindStatusCondition(old.Conditions, v1alpha1.ConditionDegraded)
+	newDeg := meta.FindStatusCondition(now.Conditions, v1alpha1.ConditionDegraded)
+	if status(newDeg) == metav1.ConditionTrue && (status(oldDeg) != metav1.ConditionTrue || oldDeg.Reason != newDeg.Reason) {
+		s.event(corev1.EventTypeWarning, newDeg.Reason, "Reconcile", "%s", newDeg.Message)
 	}
 }
 
