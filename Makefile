@@ -93,7 +93,7 @@ build: ## Build bin/webstack-operator (the Dockerfile builds the static release 
 	go build -o $(LOCALBIN)/webstack-operator ./cmd/webstack-operator
 
 .PHONY: run
-run: manifests build ## Install the CRD into the cluster of $KUBECONFIG and run the manager against it.
+run: manifests build ## Install the CRD and run the manager against the cluster of $KUBECONFIG, or, with none reachable, against the offline local cluster (hack/cluster.sh) with config/samples applied.
 	hack/run.sh
 
 ##@ Tools
