@@ -52,24 +52,16 @@ func (r *WebStackReconciler) ensureCredentials(ctx context.Context, s *scope) er
 }
 
 // credentialSecret returns the data of one credential Secret, creating it with new passwords
-// when it does not exist. It reads through the API reader when the cache (which only holds
-// Secrets labelled as ours) does not have it, so a Secret whose labels were edited is still
-// found instead of being overwritten.
+// when it does not exist. The cache only holds Secrets labelled as ours, so when it has none
+// the Secret is created, and only if that finds one already there (its labels were edited,
+// or the cache has not seen our own create yet) is it read past the cache: an existing Secret
+// is never overwritten, and a new stack makes no read that can only answer "not found".
 func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c resources.Credential) (map[string][]byte, error) {
 	key := client.ObjectKey{Namespace: s.ws.Namespace, Name: c.Name}
 	var sec corev1.Secret
-	err := r.Client.Get(ctx, key, &sec)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		err = r.APIReader.Get(ctx, key, &sec)
-	}
-	switch {
+	switch err := r.Client.Get(ctx, key, &sec); {
 	case err == nil:
-		for _, k := range c.Keys {
-			if len(sec.Data[k]) == 0 {
-				return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.Name, k)
-			}
-		}
-		return sec.Data, nil
+		return credentialData(&sec, c)
 	case !apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("reading secret %s: %w", c.Name, err)
 	}
@@ -83,9 +75,27 @@ func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c r
 		data[k] = []byte(pw)
 	}
 	secret := resources.CredentialSecret(s.ws, c.Name, data)
-	if err := r.Client.Create(ctx, secret); err != nil {
+	switch err := r.Client.Create(ctx, secret); {
+	case err == nil:
+		s.changes.created = append(s.changes.created, "Secret "+c.Name)
+		s.changes.passwords = append(s.changes.passwords, c.Name)
+		return data, nil
+	case !apierrors.IsAlreadyExists(err) || r.APIReader == nil:
 		return nil, fmt.Errorf("creating secret %s: %w", c.Name, err)
 	}
-	s.event(corev1.EventTypeNormal, "CredentialsCreated", "Created", "generated the passwords in Secret %s", c.Name)
-	return data, nil
+	if err := r.APIReader.Get(ctx, key, &sec); err != nil {
+		return nil, fmt.Errorf("reading secret %s: %w", c.Name, err)
+	}
+	return credentialData(&sec, c)
+}
+
+// credentialData returns the data of an existing credential Secret, which must hold every
+// key of c: a Secret is never rewritten, so a missing password is the user's to restore.
+func credentialData(sec *corev1.Secret, c resources.Credential) (map[string][]byte, error) {
+	for _, k := range c.Keys {
+		if len(sec.Data[k]) == 0 {
+			return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.Name, k)
+		}
+	}
+	return sec.Data, nil
 }

@@ -46,13 +46,16 @@ func (r *WebStackReconciler) gateMigration(ctx context.Context, s *scope) error 
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating migration job %s: %w", job.Name, err)
 		}
-		s.event(corev1.EventTypeNormal, "MigrationStarted", "Migrate", "started Job %s to migrate the database for image %s", job.Name, want)
+		s.changes.created = append(s.changes.created, "Job "+job.Name)
+		s.changes.migrationReason = ReasonMigrationStarted
+		s.changes.migration = fmt.Sprintf("started Job %s to migrate the database for image %s", job.Name, want)
 		s.setMigration(migrationRunning, job.Name, current)
 	case err != nil:
 		return fmt.Errorf("reading migration job %s: %w", job.Name, err)
 	case jobCondition(&live, batchv1.JobComplete):
 		if current != "" {
-			s.event(corev1.EventTypeNormal, "MigrationSucceeded", "Migrate", "Job %s succeeded; rolling the app out to %s", job.Name, want)
+			s.changes.migrationReason = ReasonMigrationSucceeded
+			s.changes.migration = fmt.Sprintf("Job %s succeeded; rolling the app out to %s", job.Name, want)
 		}
 	case jobCondition(&live, batchv1.JobFailed):
 		// The Degraded condition's transition announces it (announceTransitions).

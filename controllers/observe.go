@@ -14,8 +14,8 @@ import (
 func (r *WebStackReconciler) observe(ctx context.Context, s *scope) {
 	ws := s.ws
 	ns := ws.Namespace
-	dep := func(name string) workload { return r.deployment(ctx, ns, name) }
-	sts := func(name string) workload { return r.statefulSet(ctx, ns, name) }
+	dep := func(name string) workload { return s.orJustCreated(r.deployment(ctx, ns, name), "Deployment", name) }
+	sts := func(name string) workload { return s.orJustCreated(r.statefulSet(ctx, ns, name), "StatefulSet", name) }
 
 	var db, redis, app, cache, lb workload
 	var tasks []workload
@@ -91,6 +91,26 @@ func (r *WebStackReconciler) statefulSet(ctx context.Context, ns, name string) w
 	}
 	s := st.Status
 	return observed("statefulset/"+name, st.Spec.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.ObservedGeneration >= st.Generation)
+}
+
+// orJustCreated returns w, or, when the cache does not hold it yet but this reconcile created
+// it, the workload as the cache will show it: existing, no pod ready, no status observed.
+// Without this, the reconcile that creates a stack and the next one would see it differently
+// and write the status twice.
+func (s *scope) orJustCreated(w workload, kind, name string) workload {
+	if w.exists {
+		return w
+	}
+	var replicas *int32
+	switch o := s.created[kind+"/"+name].(type) {
+	case *appsv1.Deployment:
+		replicas = o.Spec.Replicas
+	case *appsv1.StatefulSet:
+		replicas = o.Spec.Replicas
+	default:
+		return w
+	}
+	return observed(w.name, replicas, 0, 0, false)
 }
 
 // observed is an existing workload; replicas nil means the API default of 1.

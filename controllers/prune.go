@@ -57,7 +57,7 @@ func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error 
 			if err := r.Client.Delete(ctx, obj, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
 				return fmt.Errorf("pruning %s %s: %w", gvk.Kind, obj.GetName(), err)
 			}
-			s.event(corev1.EventTypeNormal, "Pruned", "Delete", "deleted %s %s: its component is no longer in the spec", gvk.Kind, obj.GetName())
+			s.changes.pruned = append(s.changes.pruned, gvk.Kind+" "+obj.GetName())
 		}
 	}
 	return nil

@@ -17,8 +17,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
@@ -52,7 +55,11 @@ type scope struct {
 	// (the app is not created before its database schema exists).
 	appImage string
 	desired  []resources.Object
-	obs      observation
+	// created holds the children this reconcile created, by "Kind/name".
+	created map[string]resources.Object
+	obs     observation
+	// changes is what this reconcile changed, told in one Event at its end.
+	changes  changes
 	recorder events.EventRecorder
 }
 
@@ -95,6 +102,7 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 			break
 		}
 	}
+	s.changes.announce(s)
 	r.observe(ctx, s)
 
 	status := computeStatus(ws.Status, s.obs)
@@ -183,21 +191,27 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 		if err != nil {
 			return err
 		}
-		announceApply(s, obj, result)
+		s.changes.recordApply(obj, result)
+		if result == created {
+			if s.created == nil {
+				s.created = map[string]resources.Object{}
+			}
+			s.created[obj.GetObjectKind().GroupVersionKind().Kind+"/"+obj.GetName()] = obj
+		}
 	}
 	return nil
 }
 
-// announceApply emits an Event when a child is created, and when a workload gets a new spec
-// (a rollout). Other updates (a Service, a ConfigMap whose hash then rolls its workload) are
-// not worth a person's attention on their own.
-func announceApply(s *scope, obj resources.Object, result applyResult) {
+// recordApply notes a created child, and a workload that got a new spec (a rollout). Other
+// updates (a Service, a ConfigMap whose hash then rolls its workload) are not worth a
+// person's attention on their own.
+func (c *changes) recordApply(obj resources.Object, result applyResult) {
 	kind := obj.GetObjectKind().GroupVersionKind().Kind
 	switch {
 	case result == created:
-		s.event(corev1.EventTypeNormal, "Created", "Apply", "created %s %s", kind, obj.GetName())
+		c.created = append(c.created, kind+" "+obj.GetName())
 	case result == updated && (kind == "Deployment" || kind == "StatefulSet"):
-		s.event(corev1.EventTypeNormal, "RollingOut", "Apply", "applied a new spec to %s %s", kind, obj.GetName())
+		c.rolled = append(c.rolled, kind+" "+obj.GetName())
 	}
 }
 
@@ -221,19 +235,42 @@ func withoutAppWorkloads(objs []resources.Object) []resources.Object {
 // SetupWithManager watches WebStacks and every kind of child.
 func (r *WebStackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.WebStack{}).
-		Owns(&appsv1.Deployment{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&corev1.Service{}).
-		Owns(&corev1.ConfigMap{}).
-		Owns(&corev1.Secret{}).
-		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&networkingv1.NetworkPolicy{}).
-		Owns(&autoscalingv2.HorizontalPodAutoscaler{}).
-		Owns(&batchv1.Job{}).
+		For(&v1alpha1.WebStack{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted))).
+		Owns(&appsv1.Deployment{}, notCreated).
+		Owns(&appsv1.StatefulSet{}, notCreated).
+		Owns(&corev1.Service{}, notCreated).
+		Owns(&corev1.ConfigMap{}, notCreated).
+		Owns(&corev1.Secret{}, notCreated).
+		Owns(&policyv1.PodDisruptionBudget{}, notCreated).
+		Owns(&networkingv1.NetworkPolicy{}, notCreated).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, notCreated).
+		Owns(&batchv1.Job{}, notCreated).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(instanceOf)).
 		Named("webstack").
 		Complete(r)
+}
+
+// notCreated drops the creation of a child: only the reconciler creates children, and it
+// knows what it created, so the event would only start a second reconcile of every new
+// stack that finds nothing to do. A child's updates (its status, another writer's edit) and
+// its deletion still start one; at a manager's start every WebStack is reconciled anyway.
+var notCreated = builder.WithPredicates(predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+})
+
+// deletionStarted passes the update that marks a WebStack for deletion. With a new
+// generation (the spec) and an edit of labels or annotations (`kubectl annotate` to ask for a
+// reconcile), these are the WebStack updates that start a reconcile: the reconciler's own
+// status writes start none.
+var deletionStarted = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld != nil && e.ObjectNew != nil &&
+			e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 // instanceOf maps a volume claim (made by a StatefulSet, so not owned by the WebStack) to

@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -250,11 +251,11 @@ var _ = Describe("a new WebStack", Ordered, func() {
 
 	It("makes no write request once settled: not on a forced reconcile, not after a restart", func() {
 		waitSettled(ns, ws.Name)
-		before := mgr.writes.count()
-		// Force a reconcile without changing the spec: touch an annotation.
-		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
-			live.Annotations = map[string]string{"example.com/poke": time.Now().String()}
-		})
+		before, reconciles := mgr.writes.count(), reconcileCount()
+		// Force a reconcile without changing the spec: annotate it, as `kubectl annotate` does.
+		poke := []byte(`{"metadata":{"annotations":{"example.com/poke":"` + time.Now().Format(time.RFC3339Nano) + `"}}}`)
+		Expect(k8sClient.Patch(ctx, getWS(ns, ws.Name), client.RawPatch(types.MergePatchType, poke))).To(Succeed())
+		Eventually(reconcileCount).Should(BeNumerically(">", reconciles), "an annotation edit starts a reconcile")
 		quietFor(2 * time.Second)
 		Expect(mgr.writes.since(before)).To(BeEmpty(), "a reconcile with nothing to do wrote")
 
@@ -514,15 +515,25 @@ var _ = Describe("migrations", func() {
 	})
 })
 
-// reasons lists the reasons of the Events about a WebStack.
-func reasons(ws *v1alpha1.WebStack) []string {
+// events lists the Events about a WebStack, as "Reason: note".
+func events(ws *v1alpha1.WebStack) []string {
 	var list eventsv1.EventList
 	Expect(k8sClient.List(ctx, &list, client.InNamespace(ws.Namespace))).To(Succeed())
 	var out []string
 	for _, e := range list.Items {
 		if e.Regarding.Kind == "WebStack" && e.Regarding.Name == ws.Name {
-			out = append(out, e.Reason)
+			out = append(out, e.Reason+": "+e.Note)
 		}
+	}
+	return out
+}
+
+// reasons lists the reasons of the Events about a WebStack.
+func reasons(ws *v1alpha1.WebStack) []string {
+	var out []string
+	for _, e := range events(ws) {
+		reason, _, _ := strings.Cut(e, ":")
+		out = append(out, reason)
 	}
 	return out
 }
@@ -532,7 +543,11 @@ var _ = Describe("events", func() {
 		skipOnRealCluster()
 		ws := create("told", testutil.WithMigration("python", "manage.py", "migrate"))
 		ns := ws.Namespace
-		Eventually(func() []string { return reasons(ws) }).Should(ContainElements("CredentialsCreated", "Created", "MigrationStarted"))
+		// The first reconcile creates the stack but the app, and starts the migration: one Event.
+		Eventually(func() []string { return events(ws) }).Should(ContainElement(And(
+			HavePrefix("MigrationStarted: started Job "),
+			ContainSubstring("; created "),
+			ContainSubstring("generated the passwords in Secret "+resources.DatabaseCredentialsName(ws)))))
 		job := resources.MigrationJobName(ws, ws.Spec.App.Image)
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			var j batchv1.Job
@@ -552,7 +567,29 @@ var _ = Describe("events", func() {
 			live.Spec.App.Migration = nil
 			live.Spec.LoadBalancer.Replicas = 3
 		})
-		Eventually(func() []string { return reasons(ws) }).Should(ContainElement("RollingOut"))
+		// The same reconcile creates the app (its migration is no longer asked for), so the
+		// Event's reason is Created; the rollout of the load balancer is in its note.
+		Eventually(func() []string { return events(ws) }).Should(ContainElement(
+			ContainSubstring("applied a new spec to Deployment " + resources.LoadBalancerName(ws))))
+	})
+
+	It("sum up what a reconcile did in one Event, not one per child", func() {
+		ws := create("one-event")
+		// Ready is told too where pods run (a real cluster); nothing else is.
+		notReady := func() []string {
+			var out []string
+			for _, e := range events(ws) {
+				if !strings.HasPrefix(e, v1alpha1.ReasonReady+":") {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		Eventually(notReady).Should(ConsistOf(
+			MatchRegexp(`^Created: created \d+ objects \(\d+ ConfigMap, \d+ Deployment, .*\); generated the passwords in Secret `)))
+		// Later reconciles (the children's own watch events, the status write) change nothing
+		// and say nothing.
+		Consistently(notReady).WithTimeout(2 * time.Second).Should(HaveLen(1))
 	})
 })
 
@@ -632,5 +669,46 @@ var _ = Describe("moving the app from replicas to autoscaling", func() {
 		})
 		exists(&autoscalingv2.HorizontalPodAutoscaler{}, ns, resources.AppName(ws))
 		Consistently(replicas).WithTimeout(2*time.Second).Should(Equal(int32(5)), "the HPA takes over from 5 pods")
+	})
+})
+
+var _ = Describe("creating a stack", func() {
+	It("writes each child once, its status once and one Event", func() {
+		if realCluster {
+			Skip("pods become ready on a real cluster, and the status follows them with more writes")
+		}
+		before := mgr.writes.count()
+		ws := create("frugal")
+		ns := ws.Namespace
+		Eventually(func() string { return getWS(ns, ws.Name).Status.ConnectionSecret }).ShouldNot(BeEmpty())
+		quietFor(2 * time.Second)
+
+		perPath := map[string]int{}
+		var children, statuses, events int
+		for _, w := range mgr.writes.since(before) {
+			if !strings.Contains(w, "/namespaces/"+ns+"/") {
+				continue
+			}
+			perPath[w]++
+			switch {
+			case strings.HasSuffix(w, "/webstacks/"+ws.Name+"/status"):
+				statuses++
+			case strings.Contains(w, "/events"):
+				events++
+			default:
+				children++
+			}
+		}
+		all := describeWrites(mgr.writes.since(before))
+		for path, n := range perPath {
+			if strings.HasPrefix(path, "PATCH ") {
+				Expect(n).To(Equal(1), "%s written %d times\n%s", path, n, all)
+			}
+		}
+		Expect(perPath["POST /api/v1/namespaces/"+ns+"/secrets"]).To(Equal(len(resources.CredentialSecrets(ws))), all)
+		Expect(statuses).To(Equal(1), all)
+		Expect(events).To(Equal(1), all)
+		// The minimal stack: credentials, configs, workloads, Services, policies, budgets.
+		Expect(children).To(BeNumerically(">=", 25), all)
 	})
 })

@@ -70,6 +70,9 @@ func runManager(args []string, stderr io.Writer) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr)))
+	if soft := setSoftMemoryLimit(); soft > 0 {
+		ctrl.Log.WithName("setup").Info("soft memory limit from the container's limit", "percent", memoryLimitPercent, "bytes", soft)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {

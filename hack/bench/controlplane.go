@@ -181,3 +181,20 @@ func childPID(comm string) int {
 	}
 	return 0
 }
+
+// fetchProfile saves a pprof profile of kube-apiserver (e.g. "profile?seconds=30"), asked
+// for by the harness's own user, so the request is not counted as the manager's.
+func (cp *controlPlane) fetchProfile(ctx context.Context, what, path string) error {
+	name, query, _ := strings.Cut(what, "?")
+	req := cp.kube.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/" + name).Timeout(2 * time.Minute)
+	for _, kv := range strings.Split(query, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			req = req.Param(k, v)
+		}
+	}
+	raw, err := req.DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver /debug/pprof/%s: %w", what, err)
+	}
+	return os.WriteFile(path, raw, 0o600)
+}

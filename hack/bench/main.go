@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
@@ -45,8 +46,10 @@ type config struct {
 	baselineIdle  time.Duration
 	// profile makes the what-if manager serve pprof; the harness takes a CPU profile of
 	// its creation phase and a heap profile after it.
-	profile      bool
-	unrelated    int
+	profile   bool
+	unrelated int
+	// memoryLimit is the manager's memory cgroup limit in bytes (0: none).
+	memoryLimit  int64
 	unrelatedAt  int
 	whatIf       []whatIf
 	out, jsonOut string
@@ -91,6 +94,7 @@ func parseFlags(args []string) (config, error) {
 	baselineSizes := fs.String("baseline-sizes", "1,100", "sizes whose first run also measures the manager with --skip-unchanged=false (restart, idle, change); empty: none")
 	fs.DurationVar(&cfg.baselineIdle, "baseline-idle", 30*time.Second, "the baseline's idle window")
 	fs.BoolVar(&cfg.profile, "profile", true, "take CPU and heap profiles of the what-if manager (pprof) and summarise them")
+	memoryLimit := fs.String("memory-limit", "320Mi", "run the manager in a memory cgroup of this size, as the Helm chart's default container limit (resources.limits.memory); 0: no limit")
 	fs.IntVar(&cfg.unrelated, "unrelated", 10000, "unrelated ConfigMaps, and as many Secrets, for the memory check (0: skip)")
 	fs.IntVar(&cfg.unrelatedAt, "unrelated-at", 100, "the size whose first run does the unrelated-objects check")
 	whatIfs := fs.String("what-if", "1000:--max-concurrent-reconciles=4", "runs (creation and change) of a variant manager with flags the real one lacks: N:--flag=v,--flag=v;... (empty: none)")
@@ -102,6 +106,13 @@ func parseFlags(args []string) (config, error) {
 		return cfg, err
 	}
 	var err error
+	if *memoryLimit != "0" && *memoryLimit != "" {
+		q, err := resource.ParseQuantity(*memoryLimit)
+		if err != nil {
+			return cfg, fmt.Errorf("-memory-limit: %w", err)
+		}
+		cfg.memoryLimit = q.Value()
+	}
 	if cfg.sizes, err = ints(*sizes); err != nil {
 		return cfg, fmt.Errorf("-sizes: %w", err)
 	}
@@ -192,8 +203,8 @@ func run(cfg config) error {
 		return err
 	}
 
-	manager := managerSpec{label: "manager", bin: bin, skipUnchanged: true}
-	baseline := managerSpec{label: "baseline --skip-unchanged=false", bin: bin, skipUnchanged: false}
+	manager := managerSpec{label: "manager", bin: bin, skipUnchanged: true, memoryLimit: cfg.memoryLimit}
+	baseline := managerSpec{label: "baseline --skip-unchanged=false", bin: bin, skipUnchanged: false, memoryLimit: cfg.memoryLimit}
 	var results []*runResult
 	for i, n := range cfg.sizes {
 		for rep := 1; rep <= cfg.runs[i]; rep++ {

@@ -25,8 +25,11 @@ type managerSpec struct {
 	args []string
 	// skipUnchanged is the --skip-unchanged flag.
 	skipUnchanged bool
-	// pprof adds --pprof-bind-address (the what-if manager only: the real one lacks it).
+	// pprof adds --pprof-bind-address.
 	pprof bool
+	// memoryLimit, when set, runs the manager in a memory cgroup of this many bytes, as the
+	// Helm chart's container limit does.
+	memoryLimit int64
 }
 
 // managerProc is one running manager process.
@@ -78,17 +81,32 @@ func startManager(ctx context.Context, spec managerSpec, kubeconfig, logPath str
 		return nil, err
 	}
 	fmt.Fprintf(logf, "==== %s: %s %s\n", time.Now().Format(time.RFC3339Nano), spec.bin, strings.Join(args, " "))
-	cmd := exec.Command(spec.bin, args...)
+	name, argv := spec.bin, args
+	var cg *memoryCgroup
+	if spec.memoryLimit > 0 {
+		if cg, err = newMemoryCgroup(fmt.Sprintf("webstack-bench-%d-%d", os.Getpid(), port), spec.memoryLimit); err != nil {
+			logf.Close()
+			return nil, fmt.Errorf("a memory cgroup for the manager (-memory-limit 0 runs it without): %w", err)
+		}
+		name, argv = cg.wrap(spec.bin, args)
+	}
+	cmd := exec.Command(name, argv...)
 	cmd.Env = append(withoutKubeEnv(os.Environ()), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, fmt.Errorf("starting %s: %w", spec.bin, err)
 	}
 	m := &managerProc{cmd: cmd, pid: cmd.Process.Pid, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port), pprofURL: pprofURL, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
+		if cg != nil {
+			cg.remove()
+		}
 		close(m.exited)
 	}()
 	go m.sampleRSS()

@@ -35,6 +35,8 @@ type settings struct {
 	// BaselineSizes are the sizes whose first run measured --skip-unchanged=false.
 	BaselineSizes       []int   `json:"baselineSizes"`
 	BaselineIdleSeconds float64 `json:"baselineIdleSeconds"`
+	// MemoryLimitBytes is the memory cgroup limit the manager ran under (0: none).
+	MemoryLimitBytes int64 `json:"memoryLimitBytes,omitempty"`
 }
 
 type target struct {
@@ -85,7 +87,7 @@ func buildReport(cfg config, m machineInfo, samples []*sample, runs []*runResult
 		Command:         "make bench",
 		DurationSeconds: took.Seconds(),
 		Machine:         m,
-		Settings: settings{Sizes: cfg.sizes, Runs: cfg.runs, Namespaces: cfg.namespaces, IdleSeconds: cfg.idle.Seconds(),
+		Settings: settings{MemoryLimitBytes: cfg.memoryLimit, Sizes: cfg.sizes, Runs: cfg.runs, Namespaces: cfg.namespaces, IdleSeconds: cfg.idle.Seconds(),
 			QuietSeconds: cfg.quiet.Seconds(), ChangeField: strings.Join(changeField[1:], "."), Unrelated: cfg.unrelated, UnrelatedAt: cfg.unrelatedAt,
 			BaselineSizes: cfg.baselineSizes, BaselineIdleSeconds: cfg.baselineIdle.Seconds()},
 		Children: map[string]int{},
@@ -348,7 +350,7 @@ func (r *report) markdown() string {
 	if m.Commit != "" {
 		commit = " at commit " + m.Commit
 	}
-	p("- Manager: built from this tree%s (`go build ./cmd/webstack-operator`) and run as its own process: `webstack-operator --metrics-bind-address=127.0.0.1:<free> --health-probe-bind-address=0`, with `KUBECONFIG` for its own user `%s` (group system:masters: exempt from API Priority and Fairness).\n", commit, benchUser)
+	p("- Manager: built from this tree%s (`go build ./cmd/webstack-operator`) and run as its own process: `webstack-operator --metrics-bind-address=127.0.0.1:<free> --health-probe-bind-address=0`, with `KUBECONFIG` for its own user `%s` (group system:masters: exempt from API Priority and Fairness).%s\n", commit, benchUser, memoryLimitNote(r.Settings.MemoryLimitBytes))
 	p("- Requests are counted on the API server's side: an audit policy logs that user's requests (level Metadata); a request counts at ResponseComplete, a watch when it starts. Writes are create, update, patch and delete; reads get, list and watch. Writes are attributed to a WebStack by name (children `<ws>-...`, Events `<object>.<id>`).\n")
 	p("- WebStacks: N at once (16 create requests in flight), alternately [minimal](../config/samples/webstack_v1alpha1_minimal.yaml) and [full](../config/samples/webstack_v1alpha1_full.yaml) (N=1: minimal), over %d namespaces. Children per WebStack, as `webstack-operator render` prints them: %s.\n", r.Settings.Namespaces, childrenList(r.Children))
 	var runs []string
@@ -776,4 +778,13 @@ func trim(f float64) string {
 		return fmt.Sprintf("%.0f", f)
 	}
 	return fmt.Sprintf("%.2f", f)
+}
+
+// memoryLimitNote says under which memory limit the manager ran.
+func memoryLimitNote(limit int64) string {
+	if limit == 0 {
+		return " No memory limit: the Go runtime keeps its default (GOGC=100, no soft limit)."
+	}
+	return fmt.Sprintf(" It runs in a memory cgroup of its own limited to %s, the Helm chart's default `resources.limits.memory`, as in its container; from that limit it sets its Go soft memory limit to %d%% (%s), as it does there (`-memory-limit 0` runs it without).",
+		mib(limit), 75, mib(limit/100*75))
 }

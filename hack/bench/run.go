@@ -431,8 +431,11 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	r.lastProgress = time.Now()
 	profiled := make(chan error, 1)
 	cpuProfile := filepath.Join(r.dir, "creation-cpu.pprof")
+	apiProfiled := make(chan error, 1)
+	apiProfile := filepath.Join(r.dir, "creation-apiserver-cpu.pprof")
 	if r.mgr.pprofURL != "" {
 		go func() { profiled <- r.mgr.fetchProfile(ctx, "profile?seconds=30", cpuProfile) }()
+		go func() { apiProfiled <- r.cp.fetchProfile(ctx, "profile?seconds=30", apiProfile) }()
 	}
 	deadline := w.start.at.Add(r.cfg.phaseTimeout)
 	sent, returned, err := createStacks(ctx, r.cp.client, r.stacks)
@@ -495,6 +498,11 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 			res.Profiles = append(res.Profiles, profile{Name: "CPU, first 30 s of creation", Top: err.Error()})
 		} else {
 			res.Profiles = append(res.Profiles, profile{Name: "CPU, first 30 s of creation", Top: pprofTop(cpuProfile, 25)})
+		}
+		if err := <-apiProfiled; err != nil {
+			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver CPU, first 30 s of creation", Top: err.Error()})
+		} else {
+			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver CPU, first 30 s of creation (cumulative)", Top: pprofTop(apiProfile, 40, "-cum")})
 		}
 		if err := r.mgr.fetchProfile(ctx, "heap?gc=1", heapProfile); err != nil {
 			res.Profiles = append(res.Profiles, profile{Name: "heap in use after creation", Top: err.Error()})
