@@ -146,9 +146,7 @@ var _ = Describe("a new WebStack", Ordered, func() {
 			{&appsv1.Deployment{}, resources.RedisName(ws)},
 			{&appsv1.StatefulSet{}, resources.DatabaseName(ws)},
 			{&appsv1.StatefulSet{}, resources.BrokerName(ws)},
-			{&corev1.Service{}, resources.AppName(ws)},
 			{&corev1.Service{}, resources.AppHeadlessName(ws)},
-			{&corev1.Service{}, resources.CacheName(ws)},
 			{&corev1.Service{}, resources.CacheHeadlessName(ws)},
 			{&corev1.Service{}, resources.LoadBalancerName(ws)},
 			{&corev1.Service{}, resources.DatabaseName(ws)},
@@ -710,5 +708,30 @@ var _ = Describe("creating a stack", func() {
 		Expect(events).To(Equal(1), all)
 		// The minimal stack: credentials, configs, workloads, Services, policies, budgets.
 		Expect(children).To(BeNumerically(">=", 25), all)
+	})
+})
+
+var _ = Describe("an upgrade from an operator that gave the app and the cache ClusterIP Services", func() {
+	It("deletes those Services, which nothing in the stack uses", func() {
+		ws := create("upgraded")
+		ns := ws.Namespace
+		exists(&corev1.Service{}, ns, resources.AppHeadlessName(ws))
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &corev1.Service{}))).To(BeTrue(), "no ClusterIP Service for the app")
+		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, resources.CacheName(ws)), &corev1.Service{}))).To(BeTrue(), "no ClusterIP Service for the cache")
+
+		// What an earlier version left: owned, labelled ClusterIP Services.
+		for _, name := range []string{resources.AppName(ws), resources.CacheName(ws)} {
+			old := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: resources.Labels(ws, resources.ComponentApp)},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+			}
+			Expect(controllerutil.SetControllerReference(getWS(ns, ws.Name), old, k8sClient.Scheme())).To(Succeed())
+			Expect(k8sClient.Create(ctx, old)).To(Succeed())
+		}
+		// The next reconcile (here: an annotation) prunes them.
+		poke := []byte(`{"metadata":{"annotations":{"example.com/poke":"1"}}}`)
+		Expect(k8sClient.Patch(ctx, getWS(ns, ws.Name), client.RawPatch(types.MergePatchType, poke))).To(Succeed())
+		gone(&corev1.Service{}, ns, resources.AppName(ws))
+		gone(&corev1.Service{}, ns, resources.CacheName(ws))
 	})
 })

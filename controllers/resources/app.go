@@ -39,14 +39,13 @@ const (
 	defaultCacheTTL      = 5 * time.Minute
 )
 
-// appObjects are the app's Deployment, Service, headless Service, the HorizontalPodAutoscaler
+// appObjects are the app's Deployment, headless Service, the HorizontalPodAutoscaler
 // with autoscaling, and the PodDisruptionBudget with autoscaling or more than one replica.
 func appObjects(in Inputs, conn *corev1.Secret) []Object {
 	ws := in.WebStack
 	a := &ws.Spec.App
 	objs := []Object{
 		AppDeployment(ws, in.Tuning, in.appImage(), connectionHash(conn)),
-		AppService(ws),
 		AppHeadlessService(ws),
 	}
 	if a.Autoscaling != nil {
@@ -188,13 +187,11 @@ func envFrom(ws *v1alpha1.WebStack) []corev1.EnvFromSource {
 	return from
 }
 
-// AppService is the app's ClusterIP Service, for anything in the cluster that calls the
-// app directly.
-func AppService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, AppName(ws), ComponentApp, false, servicePort(portHTTP, ws.Spec.App.Port, portHTTP))
-}
-
 // AppHeadlessService publishes the ready app pods' addresses for HAProxy's server-template.
+// The app has no ClusterIP Service: nothing in the stack calls it but HAProxy, and a client
+// in the cluster goes through the load balancer's Service (or resolves this one). A ClusterIP
+// costs a Service IP, proxy rules on every node, and API server work at each creation (its
+// allocation scans every allocated IP: docs/benchmarks.md).
 func AppHeadlessService(ws *v1alpha1.WebStack) *corev1.Service {
 	return service(ws, AppHeadlessName(ws), ComponentApp, true, servicePort(portHTTP, ws.Spec.App.Port, portHTTP))
 }

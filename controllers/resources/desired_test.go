@@ -26,7 +26,7 @@ var defaultObjects = []string{
 	"ConfigMap/shop-cache-config", "ConfigMap/shop-database-config", "ConfigMap/shop-loadbalancer-config",
 	"ConfigMap/shop-redis-config",
 	"Secret/shop-connection",
-	"Service/shop-app", "Service/shop-app-headless", "Service/shop-cache", "Service/shop-cache-headless",
+	"Service/shop-app-headless", "Service/shop-cache-headless",
 	"Service/shop-database", "Service/shop-database-headless", "Service/shop-loadbalancer",
 	"Service/shop-loadbalancer-app", "Service/shop-redis",
 	"StatefulSet/shop-database",
@@ -35,7 +35,7 @@ var defaultObjects = []string{
 }
 
 var (
-	cacheObjectKeys = []string{"NetworkPolicy/shop-cache", "ConfigMap/shop-cache-config", "Service/shop-cache",
+	cacheObjectKeys = []string{"NetworkPolicy/shop-cache", "ConfigMap/shop-cache-config",
 		"Service/shop-cache-headless", "Service/shop-loadbalancer-app", "Deployment/shop-cache", "PodDisruptionBudget/shop-cache"}
 	redisObjectKeys    = []string{"NetworkPolicy/shop-redis", "ConfigMap/shop-redis-config", "Service/shop-redis", "Deployment/shop-redis"}
 	databaseObjectKeys = []string{"NetworkPolicy/shop-database", "ConfigMap/shop-database-config", "Service/shop-database",

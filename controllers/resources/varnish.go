@@ -38,7 +38,6 @@ func cacheObjects(in Inputs) ([]Object, error) {
 	objs := []Object{
 		VarnishConfigMap(ws, vcl),
 		VarnishDeployment(ws, in.Tuning, VarnishArgs(argsFile), hash),
-		VarnishService(ws),
 		VarnishHeadlessService(ws),
 	}
 	if ws.Spec.Cache.Replicas > 1 {
@@ -96,13 +95,10 @@ func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cf
 	return deployment(ws, CacheName(ws), ComponentCache, ptr(c.Replicas), surgeFirst(), template)
 }
 
-// VarnishService is the ClusterIP Service the app sends PURGE and BAN to.
-func VarnishService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, CacheName(ws), ComponentCache, false, servicePort(portHTTP, render.VarnishPort, portHTTP))
-}
-
 // VarnishHeadlessService publishes the ready Varnish pods' addresses for HAProxy's
-// server-template, which hashes each URL to one of them.
+// server-template, which hashes each URL to one of them, and for the app's PURGE, which must
+// reach every replica (VARNISH_URL). The cache has no ClusterIP Service: a PURGE through one
+// would reach a single replica.
 func VarnishHeadlessService(ws *v1alpha1.WebStack) *corev1.Service {
 	return service(ws, CacheHeadlessName(ws), ComponentCache, true, servicePort(portHTTP, render.VarnishPort, portHTTP))
 }

@@ -44,9 +44,10 @@ type config struct {
 	// baselineSizes are the sizes whose first run also measures --skip-unchanged=false.
 	baselineSizes []int
 	baselineIdle  time.Duration
-	// profile makes the what-if manager serve pprof; the harness takes a CPU profile of
-	// its creation phase and a heap profile after it.
-	profile   bool
+	// profileAt is the size whose first run serves the manager's pprof: the harness takes CPU
+	// profiles of the manager and kube-apiserver for 30 s once half of the WebStacks are
+	// created, and a heap profile after creation (0: none).
+	profileAt int
 	unrelated int
 	// memoryLimit is the manager's memory cgroup limit in bytes (0: none).
 	memoryLimit  int64
@@ -93,11 +94,11 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Minute, "give up on a phase after this long")
 	baselineSizes := fs.String("baseline-sizes", "1,100", "sizes whose first run also measures the manager with --skip-unchanged=false (restart, idle, change); empty: none")
 	fs.DurationVar(&cfg.baselineIdle, "baseline-idle", 30*time.Second, "the baseline's idle window")
-	fs.BoolVar(&cfg.profile, "profile", true, "take CPU and heap profiles of the what-if manager (pprof) and summarise them")
+	fs.IntVar(&cfg.profileAt, "profile-at", 1000, "the size whose first run (and what-if run) takes CPU profiles of the manager and kube-apiserver from half-way through creation, and a heap profile after it (0: none)")
 	memoryLimit := fs.String("memory-limit", "320Mi", "run the manager in a memory cgroup of this size, as the Helm chart's default container limit (resources.limits.memory); 0: no limit")
 	fs.IntVar(&cfg.unrelated, "unrelated", 10000, "unrelated ConfigMaps, and as many Secrets, for the memory check (0: skip)")
 	fs.IntVar(&cfg.unrelatedAt, "unrelated-at", 100, "the size whose first run does the unrelated-objects check")
-	whatIfs := fs.String("what-if", "1000:--max-concurrent-reconciles=4", "runs (creation and change) of a variant manager with flags the real one lacks: N:--flag=v,--flag=v;... (empty: none)")
+	whatIfs := fs.String("what-if", "", "runs (creation and change) of a variant manager with flags the real one lacks: N:--flag=v,--flag=v;... (empty: none)")
 	fs.StringVar(&cfg.out, "out", "docs/benchmarks.md", "the report: its section \""+reportSection+"\" is replaced (hack/report-section.sh), the rest kept")
 	fs.StringVar(&cfg.jsonOut, "json", "docs/benchmarks.json", "the machine-readable results")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the work directory (audit logs, manager logs, profiles)")
@@ -209,6 +210,7 @@ func run(cfg config) error {
 	for i, n := range cfg.sizes {
 		for rep := 1; rep <= cfg.runs[i]; rep++ {
 			plan := runPlan{n: n, rep: rep, manager: manager, idle: true}
+			plan.manager.pprof = rep == 1 && n == cfg.profileAt
 			if rep == 1 && slices.Contains(cfg.baselineSizes, n) {
 				plan.baseline = &baseline
 			}
@@ -224,7 +226,7 @@ func run(cfg config) error {
 		}
 	}
 	for _, w := range cfg.whatIf {
-		spec := managerSpec{label: "what-if " + strings.Join(w.flags, " "), bin: self, args: append([]string{variantCommand}, w.flags...), skipUnchanged: true, pprof: cfg.profile}
+		spec := managerSpec{label: "what-if " + strings.Join(w.flags, " "), bin: self, args: append([]string{variantCommand}, w.flags...), skipUnchanged: true, pprof: w.n == cfg.profileAt}
 		res, err := runOnce(ctx, cfg, samples, runPlan{n: w.n, rep: 1, manager: spec})
 		if err != nil {
 			return fmt.Errorf("what-if run N=%d %v: %w", w.n, w.flags, err)

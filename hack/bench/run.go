@@ -429,11 +429,17 @@ func (r *runner) waitQuiet(ctx context.Context, deadline time.Time, minReconcile
 func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	w := r.begin("creation")
 	r.lastProgress = time.Now()
-	profiled := make(chan error, 1)
+	// The CPU profiles start once half of the WebStacks are complete: by then the cluster
+	// holds as many objects as the middle of the phase, and costs that grow with them show.
+	profiled, apiProfiled := make(chan error, 1), make(chan error, 1)
 	cpuProfile := filepath.Join(r.dir, "creation-cpu.pprof")
-	apiProfiled := make(chan error, 1)
 	apiProfile := filepath.Join(r.dir, "creation-apiserver-cpu.pprof")
-	if r.mgr.pprofURL != "" {
+	profiling := false
+	startProfiles := func() {
+		if profiling || r.mgr.pprofURL == "" {
+			return
+		}
+		profiling = true
 		go func() { profiled <- r.mgr.fetchProfile(ctx, "profile?seconds=30", cpuProfile) }()
 		go func() { apiProfiled <- r.cp.fetchProfile(ctx, "profile?seconds=30", apiProfile) }()
 	}
@@ -467,6 +473,9 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 				complete++
 			}
 		}
+		if 2*complete >= len(r.stacks) {
+			startProfiles()
+		}
 		if complete == len(r.stacks) {
 			break
 		}
@@ -492,22 +501,23 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	res.TimedOut = errors.Is(waitErr, errTimeout)
 	res.JobsCompleted, _ = r.tr.jobState()
 
-	if r.mgr.pprofURL != "" {
-		heapProfile := filepath.Join(r.dir, "after-creation-heap.pprof")
+	if profiling {
+		const cpuName = "CPU for 30 s from half of the WebStacks created"
 		if err := <-profiled; err != nil {
-			res.Profiles = append(res.Profiles, profile{Name: "CPU, first 30 s of creation", Top: err.Error()})
+			res.Profiles = append(res.Profiles, profile{Name: "manager " + cpuName, Top: err.Error()})
 		} else {
-			res.Profiles = append(res.Profiles, profile{Name: "CPU, first 30 s of creation", Top: pprofTop(cpuProfile, 25)})
+			res.Profiles = append(res.Profiles, profile{Name: "manager " + cpuName, Top: pprofTop(cpuProfile, 25)})
 		}
 		if err := <-apiProfiled; err != nil {
-			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver CPU, first 30 s of creation", Top: err.Error()})
+			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver " + cpuName, Top: err.Error()})
 		} else {
-			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver CPU, first 30 s of creation (cumulative)", Top: pprofTop(apiProfile, 40, "-cum")})
+			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver " + cpuName + ", cumulative", Top: pprofTop(apiProfile, 45, "-cum")})
 		}
+		heapProfile := filepath.Join(r.dir, "after-creation-heap.pprof")
 		if err := r.mgr.fetchProfile(ctx, "heap?gc=1", heapProfile); err != nil {
-			res.Profiles = append(res.Profiles, profile{Name: "heap in use after creation", Top: err.Error()})
+			res.Profiles = append(res.Profiles, profile{Name: "manager heap in use after creation", Top: err.Error()})
 		} else {
-			res.Profiles = append(res.Profiles, profile{Name: "heap in use after creation", Top: pprofTop(heapProfile, 25, "-sample_index=inuse_space")})
+			res.Profiles = append(res.Profiles, profile{Name: "manager heap in use after creation", Top: pprofTop(heapProfile, 25, "-sample_index=inuse_space")})
 		}
 	}
 	counts, err := countChildren(ctx, r.cp.client)
