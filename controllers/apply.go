@@ -30,6 +30,8 @@ type applier struct {
 	scheme *runtime.Scheme
 	// skipUnchanged turns the comparison on (off only for the benchmark's baseline).
 	skipUnchanged bool
+	// own, when set, is told of every update, so that its watch event starts no reconcile.
+	own *ownWrites
 }
 
 // applyResult says what apply did.
@@ -42,15 +44,16 @@ const (
 )
 
 // apply sends obj with server-side apply (forced ownership of our fields) unless the live
-// object already matches; it reports whether it created, updated or left the object.
-func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, error) {
+// object already matches; it reports whether it created, updated or left the object, and
+// returns the object as the API server returned it from the write (nil when unchanged).
+func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, *unstructured.Unstructured, error) {
 	intent, err := applyIntent(obj)
 	if err != nil {
-		return unchanged, err
+		return unchanged, nil, err
 	}
 	live, err := a.scheme.New(obj.GetObjectKind().GroupVersionKind())
 	if err != nil {
-		return unchanged, fmt.Errorf("%s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		return unchanged, nil, fmt.Errorf("%s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 	}
 	liveObj := live.(client.Object)
 	result := updated
@@ -58,20 +61,26 @@ func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, err
 	case apierrors.IsNotFound(err):
 		result = created
 	case err != nil:
-		return unchanged, fmt.Errorf("reading %s %s: %w", intent.GetKind(), obj.GetName(), err)
+		return unchanged, nil, fmt.Errorf("reading %s %s: %w", intent.GetKind(), obj.GetName(), err)
 	case a.skipUnchanged:
 		liveMap, err := runtime.DefaultUnstructuredConverter.ToUnstructured(liveObj)
 		if err != nil {
-			return unchanged, err
+			return unchanged, nil, err
 		}
 		if contains(liveMap, intent.Object) {
-			return unchanged, nil
+			return unchanged, nil, nil
 		}
 	}
+	// Apply decodes the API server's answer into intent.
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return unchanged, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
+		return unchanged, nil, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
 	}
-	return result, nil
+	// An apply the server found nothing to change in keeps the resourceVersion and makes no
+	// watch event: only a real update is noted.
+	if result == updated && a.own != nil && intent.GetResourceVersion() != liveObj.GetResourceVersion() {
+		a.own.record(intent)
+	}
+	return result, intent, nil
 }
 
 // applyIntent is what server-side apply sends for obj: every field we set, and nothing we

@@ -14,8 +14,18 @@ import (
 func (r *WebStackReconciler) observe(ctx context.Context, s *scope) {
 	ws := s.ws
 	ns := ws.Namespace
-	dep := func(name string) workload { return s.orJustCreated(r.deployment(ctx, ns, name), "Deployment", name) }
-	sts := func(name string) workload { return s.orJustCreated(r.statefulSet(ctx, ns, name), "StatefulSet", name) }
+	dep := func(name string) workload {
+		if d, ok := s.applied["Deployment/"+name].(*appsv1.Deployment); ok {
+			return deploymentWorkload(d)
+		}
+		return r.deployment(ctx, ns, name)
+	}
+	sts := func(name string) workload {
+		if st, ok := s.applied["StatefulSet/"+name].(*appsv1.StatefulSet); ok {
+			return statefulSetWorkload(st)
+		}
+		return r.statefulSet(ctx, ns, name)
+	}
 
 	var db, redis, app, cache, lb workload
 	var tasks []workload
@@ -75,13 +85,20 @@ func (r *WebStackReconciler) observe(ctx context.Context, s *scope) {
 	s.obs.components = comps
 }
 
+// deployment reads a Deployment from the cache. The workloads a reconcile wrote are taken
+// from the API server's answer instead (scope.applied): the cache may not hold that version
+// yet, and the watch event of our own write starts no second reconcile to correct it.
 func (r *WebStackReconciler) deployment(ctx context.Context, ns, name string) workload {
 	var d appsv1.Deployment
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
 		return workload{name: "deployment/" + name}
 	}
+	return deploymentWorkload(&d)
+}
+
+func deploymentWorkload(d *appsv1.Deployment) workload {
 	s := d.Status
-	return observed("deployment/"+name, d.Spec.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.ObservedGeneration >= d.Generation)
+	return observed("deployment/"+d.Name, d.Spec.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.ObservedGeneration >= d.Generation)
 }
 
 func (r *WebStackReconciler) statefulSet(ctx context.Context, ns, name string) workload {
@@ -89,28 +106,12 @@ func (r *WebStackReconciler) statefulSet(ctx context.Context, ns, name string) w
 	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &st); err != nil {
 		return workload{name: "statefulset/" + name}
 	}
-	s := st.Status
-	return observed("statefulset/"+name, st.Spec.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.ObservedGeneration >= st.Generation)
+	return statefulSetWorkload(&st)
 }
 
-// orJustCreated returns w, or, when the cache does not hold it yet but this reconcile created
-// it, the workload as the cache will show it: existing, no pod ready, no status observed.
-// Without this, the reconcile that creates a stack and the next one would see it differently
-// and write the status twice.
-func (s *scope) orJustCreated(w workload, kind, name string) workload {
-	if w.exists {
-		return w
-	}
-	var replicas *int32
-	switch o := s.created[kind+"/"+name].(type) {
-	case *appsv1.Deployment:
-		replicas = o.Spec.Replicas
-	case *appsv1.StatefulSet:
-		replicas = o.Spec.Replicas
-	default:
-		return w
-	}
-	return observed(w.name, replicas, 0, 0, false)
+func statefulSetWorkload(st *appsv1.StatefulSet) workload {
+	s := st.Status
+	return observed("statefulset/"+st.Name, st.Spec.Replicas, s.ReadyReplicas, s.UpdatedReplicas, s.ObservedGeneration >= st.Generation)
 }
 
 // observed is an existing workload; replicas nil means the API default of 1.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,6 +44,9 @@ type WebStackReconciler struct {
 	// SkipUnchanged skips applies whose object already matches (on by default; the
 	// benchmark turns it off for its baseline).
 	SkipUnchanged bool
+
+	// own notes the children this reconciler updated, for the watch's predicate.
+	own *ownWrites
 }
 
 // scope is what the phases of one reconcile share.
@@ -55,8 +59,9 @@ type scope struct {
 	// (the app is not created before its database schema exists).
 	appImage string
 	desired  []resources.Object
-	// created holds the children this reconcile created, by "Kind/name".
-	created map[string]resources.Object
+	// applied holds the workloads (Deployments, StatefulSets) this reconcile created or
+	// updated, as the API server returned them, by "Kind/name": fresher than the cache.
+	applied map[string]client.Object
 	obs     observation
 	// changes is what this reconcile changed, told in one Event at its end.
 	changes  changes
@@ -175,7 +180,7 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 		desired = withoutAppWorkloads(desired)
 	}
 	s.desired = desired
-	a := applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged}
+	a := applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own}
 	for _, obj := range desired {
 		switch o := obj.(type) {
 		case *appsv1.StatefulSet:
@@ -187,18 +192,38 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 				return err
 			}
 		}
-		result, err := a.apply(ctx, obj)
+		result, answer, err := a.apply(ctx, obj)
 		if err != nil {
 			return err
 		}
 		s.changes.recordApply(obj, result)
-		if result == created {
-			if s.created == nil {
-				s.created = map[string]resources.Object{}
-			}
-			s.created[obj.GetObjectKind().GroupVersionKind().Kind+"/"+obj.GetName()] = obj
+		if err := s.keepApplied(r.Scheme, answer); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// keepApplied keeps a workload the API server returned from our write, for observe.
+func (s *scope) keepApplied(scheme *runtime.Scheme, answer *unstructured.Unstructured) error {
+	if answer == nil {
+		return nil
+	}
+	kind := answer.GetKind()
+	if kind != "Deployment" && kind != "StatefulSet" {
+		return nil
+	}
+	typed, err := scheme.New(answer.GroupVersionKind())
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kind, answer.GetName(), err)
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(answer.Object, typed); err != nil {
+		return fmt.Errorf("reading the applied %s %s: %w", kind, answer.GetName(), err)
+	}
+	if s.applied == nil {
+		s.applied = map[string]client.Object{}
+	}
+	s.applied[kind+"/"+answer.GetName()] = typed.(client.Object)
 	return nil
 }
 
@@ -234,30 +259,26 @@ func withoutAppWorkloads(objs []resources.Object) []resources.Object {
 
 // SetupWithManager watches WebStacks and every kind of child.
 func (r *WebStackReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.own == nil {
+		r.own = newOwnWrites()
+	}
+	children := builder.WithPredicates(r.own.childEvents())
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.WebStack{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted))).
-		Owns(&appsv1.Deployment{}, notCreated).
-		Owns(&appsv1.StatefulSet{}, notCreated).
-		Owns(&corev1.Service{}, notCreated).
-		Owns(&corev1.ConfigMap{}, notCreated).
-		Owns(&corev1.Secret{}, notCreated).
-		Owns(&policyv1.PodDisruptionBudget{}, notCreated).
-		Owns(&networkingv1.NetworkPolicy{}, notCreated).
-		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, notCreated).
-		Owns(&batchv1.Job{}, notCreated).
+		Owns(&appsv1.Deployment{}, children).
+		Owns(&appsv1.StatefulSet{}, children).
+		Owns(&corev1.Service{}, children).
+		Owns(&corev1.ConfigMap{}, children).
+		Owns(&corev1.Secret{}, children).
+		Owns(&policyv1.PodDisruptionBudget{}, children).
+		Owns(&networkingv1.NetworkPolicy{}, children).
+		Owns(&autoscalingv2.HorizontalPodAutoscaler{}, children).
+		Owns(&batchv1.Job{}, children).
 		Watches(&corev1.PersistentVolumeClaim{}, handler.EnqueueRequestsFromMapFunc(instanceOf)).
 		Named("webstack").
 		Complete(r)
 }
-
-// notCreated drops the creation of a child: only the reconciler creates children, and it
-// knows what it created, so the event would only start a second reconcile of every new
-// stack that finds nothing to do. A child's updates (its status, another writer's edit) and
-// its deletion still start one; at a manager's start every WebStack is reconciled anyway.
-var notCreated = builder.WithPredicates(predicate.Funcs{
-	CreateFunc: func(event.CreateEvent) bool { return false },
-})
 
 // deletionStarted passes the update that marks a WebStack for deletion. With a new
 // generation (the spec) and an edit of labels or annotations (`kubectl annotate` to ask for a

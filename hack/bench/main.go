@@ -45,7 +45,7 @@ type config struct {
 	baselineSizes []int
 	baselineIdle  time.Duration
 	// profileAt is the size whose first run serves the manager's pprof: the harness takes CPU
-	// profiles of the manager and kube-apiserver for 30 s once half of the WebStacks are
+	// profiles of the manager and kube-apiserver for 30 s once a quarter of the WebStacks are
 	// created, and a heap profile after creation (0: none).
 	profileAt int
 	unrelated int
@@ -94,7 +94,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.phaseTimeout, "phase-timeout", 10*time.Minute, "give up on a phase after this long")
 	baselineSizes := fs.String("baseline-sizes", "1,100", "sizes whose first run also measures the manager with --skip-unchanged=false (restart, idle, change); empty: none")
 	fs.DurationVar(&cfg.baselineIdle, "baseline-idle", 30*time.Second, "the baseline's idle window")
-	fs.IntVar(&cfg.profileAt, "profile-at", 1000, "the size whose first run (and what-if run) takes CPU profiles of the manager and kube-apiserver from half-way through creation, and a heap profile after it (0: none)")
+	fs.IntVar(&cfg.profileAt, "profile-at", 1000, "the size whose first run (and what-if run) takes CPU profiles of the manager and kube-apiserver from a quarter of the way through creation, and a heap profile after it (0: none)")
 	memoryLimit := fs.String("memory-limit", "320Mi", "run the manager in a memory cgroup of this size, as the Helm chart's default container limit (resources.limits.memory); 0: no limit")
 	fs.IntVar(&cfg.unrelated, "unrelated", 10000, "unrelated ConfigMaps, and as many Secrets, for the memory check (0: skip)")
 	fs.IntVar(&cfg.unrelatedAt, "unrelated-at", 100, "the size whose first run does the unrelated-objects check")

@@ -435,7 +435,7 @@ func (r *report) markdown() string {
 	p("\n")
 
 	if prof := r.profiled(); prof != nil {
-		p("## Profiles\n\nThe first run of N=%d served the manager's pprof (`--pprof-bind-address`); the harness took 30 s CPU profiles of the manager and of kube-apiserver (its /debug/pprof, as the harness's own user, so not counted as the manager's) from the moment half of the WebStacks were created, and a heap profile of the manager after creation.\n\n", prof.N)
+		p("## Profiles\n\nThe first run of N=%d served the manager's pprof (`--pprof-bind-address`); the harness took 30 s CPU profiles of the manager and of kube-apiserver (its /debug/pprof, as the harness's own user, so not counted as the manager's) from the moment a quarter of the WebStacks were created, and a heap profile of the manager after creation.\n\n", prof.N)
 		for _, pr := range prof.Creation.Profiles {
 			p("<details><summary>N=%d: %s (go tool pprof -top)</summary>\n\n```\n%s\n```\n</details>\n\n", prof.N, pr.Name, pr.Top)
 		}
@@ -548,7 +548,7 @@ func (r *report) findings(b *strings.Builder) {
 					continue
 				}
 				if share, ok := profileShare(pr.Top, "ipallocator.(*Allocator).Used"); ok {
-					text += fmt.Sprintf(" The profile from half-way (section Profiles) shows why: %.0f%% of kube-apiserver's CPU went to `ipallocator.(*Allocator).Used`, which lists every allocated Service IP for the allocator's metrics, twice per new ClusterIP Service (the IPAddress-based allocator of Kubernetes 1.37); so each ClusterIP costs time in proportion to the ClusterIPs already in the cluster, and the allocations are serialised.", share)
+					text += fmt.Sprintf(" The profile from a quarter of the way (section Profiles) shows why: %.0f%% of kube-apiserver's CPU went to `ipallocator.(*Allocator).Used`, which lists every allocated Service IP for the allocator's metrics, twice per new ClusterIP Service (the IPAddress-based allocator of Kubernetes 1.37); so each ClusterIP costs time in proportion to the ClusterIPs already in the cluster, and the allocations are serialised.", share)
 				}
 			}
 		}

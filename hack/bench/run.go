@@ -429,8 +429,9 @@ func (r *runner) waitQuiet(ctx context.Context, deadline time.Time, minReconcile
 func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	w := r.begin("creation")
 	r.lastProgress = time.Now()
-	// The CPU profiles start once half of the WebStacks are complete: by then the cluster
-	// holds as many objects as the middle of the phase, and costs that grow with them show.
+	// The CPU profiles start once a quarter of the WebStacks are complete: by then the first
+	// reconciles of most of the others have run, the cluster holds most of the objects, and
+	// costs that grow with them show.
 	profiled, apiProfiled := make(chan error, 1), make(chan error, 1)
 	cpuProfile := filepath.Join(r.dir, "creation-cpu.pprof")
 	apiProfile := filepath.Join(r.dir, "creation-apiserver-cpu.pprof")
@@ -473,7 +474,7 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 				complete++
 			}
 		}
-		if 2*complete >= len(r.stacks) {
+		if 4*complete >= len(r.stacks) {
 			startProfiles()
 		}
 		if complete == len(r.stacks) {
@@ -502,7 +503,7 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	res.JobsCompleted, _ = r.tr.jobState()
 
 	if profiling {
-		const cpuName = "CPU for 30 s from half of the WebStacks created"
+		const cpuName = "CPU for 30 s from a quarter of the WebStacks created"
 		if err := <-profiled; err != nil {
 			res.Profiles = append(res.Profiles, profile{Name: "manager " + cpuName, Top: err.Error()})
 		} else {
