@@ -32,6 +32,9 @@ type applier struct {
 	skipUnchanged bool
 	// own, when set, is told of every update, so that its watch event starts no reconcile.
 	own *ownWrites
+	// missed is set when the watch delivered another writer's update of a child while we
+	// were updating it: its event was held back, so the WebStack must be reconciled again.
+	missed bool
 }
 
 // applyResult says what apply did.
@@ -46,7 +49,7 @@ const (
 // apply sends obj with server-side apply (forced ownership of our fields) unless the live
 // object already matches; it reports whether it created, updated or left the object, and
 // returns the object as the API server returned it from the write (nil when unchanged).
-func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, *unstructured.Unstructured, error) {
+func (a *applier) apply(ctx context.Context, obj client.Object) (applyResult, *unstructured.Unstructured, error) {
 	intent, err := applyIntent(obj)
 	if err != nil {
 		return unchanged, nil, err
@@ -71,14 +74,24 @@ func (a applier) apply(ctx context.Context, obj client.Object) (applyResult, *un
 			return unchanged, nil, nil
 		}
 	}
-	// Apply decodes the API server's answer into intent.
-	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return unchanged, nil, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
+	if result == updated && a.own != nil {
+		a.own.begin(liveObj.GetUID())
 	}
-	// An apply the server found nothing to change in keeps the resourceVersion and makes no
-	// watch event: only a real update is noted.
-	if result == updated && a.own != nil && intent.GetResourceVersion() != liveObj.GetResourceVersion() {
-		a.own.record(intent)
+	// Apply decodes the API server's answer into intent.
+	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	if result == updated && a.own != nil {
+		// An apply that failed, or that the server found nothing to change in, makes no
+		// watch event of ours.
+		rv := intent.GetResourceVersion()
+		if err != nil || rv == liveObj.GetResourceVersion() {
+			rv = ""
+		}
+		if a.own.end(liveObj.GetUID(), rv) {
+			a.missed = true
+		}
+	}
+	if err != nil {
+		return unchanged, nil, fmt.Errorf("applying %s %s: %w", intent.GetKind(), obj.GetName(), err)
 	}
 	return result, intent, nil
 }

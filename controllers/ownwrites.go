@@ -9,45 +9,86 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
-// ownWrites remembers the resourceVersion that each of the reconciler's updates of a child
-// produced, until the watch delivers that version. The event of our own write would start a
-// reconcile that finds nothing to do (the reconcile that wrote it already observed the
-// result: scope.applied); every other update of a child (its controller's status, another
-// writer's edit) has another resourceVersion and still starts one.
+// ownWrites keeps the watch events of the reconciler's own updates of children from starting
+// another reconcile, which would find nothing to do: the reconcile that wrote a child
+// observes the API server's answer (scope.applied). Every other update of a child (its
+// controller's status, another writer's edit) still starts one.
+//
+// The watch often delivers the event of a write before the writer has read the answer, so
+// an update is bracketed: begin marks the child's UID, the predicate holds back the events
+// that arrive meanwhile, and end compares them with the resourceVersion the write produced.
+// An event of another version seen meanwhile makes end report it, and the reconcile runs
+// again. An event still to come is recognised by that resourceVersion.
 type ownWrites struct {
 	mu sync.Mutex
-	rv map[types.UID]string
+	// pending are our writes whose event has not come yet: UID -> resourceVersion.
+	pending map[types.UID]string
+	// inFlight are the updates under way: UID -> resourceVersions the watch delivered meanwhile.
+	inFlight map[types.UID][]string
 }
 
-func newOwnWrites() *ownWrites { return &ownWrites{rv: map[types.UID]string{}} }
+func newOwnWrites() *ownWrites {
+	return &ownWrites{pending: map[types.UID]string{}, inFlight: map[types.UID][]string{}}
+}
 
-// record notes obj, as the API server returned it from our write.
-func (w *ownWrites) record(obj client.Object) {
-	if obj.GetUID() == "" || obj.GetResourceVersion() == "" {
+// begin marks an update of the child with this UID as under way.
+func (w *ownWrites) begin(uid types.UID) {
+	if uid == "" {
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.rv[obj.GetUID()] = obj.GetResourceVersion()
+	w.inFlight[uid] = []string{}
 }
 
-// consume reports whether obj, seen by the watch, is exactly the version our last write of
-// it produced. Either way the note is used up: a later event is not ours.
-func (w *ownWrites) consume(obj client.Object) bool {
+// end closes the update begun for uid. rv is the resourceVersion the API server answered
+// with, "" when the write failed or changed nothing (no event will come). It reports
+// whether the watch delivered another writer's version meanwhile: its event was held back,
+// so the caller must reconcile again.
+func (w *ownWrites) end(uid types.UID, rv string) (missed bool) {
+	if uid == "" {
+		return false
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	rv, ok := w.rv[obj.GetUID()]
+	seen := w.inFlight[uid]
+	delete(w.inFlight, uid)
+	ours := false
+	for _, s := range seen {
+		if s == rv {
+			ours = true
+		} else {
+			missed = true
+		}
+	}
+	if rv != "" && !ours {
+		w.pending[uid] = rv
+	}
+	return missed
+}
+
+// ownEvent reports whether an update of obj seen by the watch is to start no reconcile:
+// the event of our own write, or one arriving while an update is under way (end decides).
+func (w *ownWrites) ownEvent(obj client.Object) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	uid := obj.GetUID()
+	if seen, ok := w.inFlight[uid]; ok {
+		w.inFlight[uid] = append(seen, obj.GetResourceVersion())
+		return true
+	}
+	rv, ok := w.pending[uid]
 	if ok {
-		delete(w.rv, obj.GetUID())
+		delete(w.pending, uid)
 	}
 	return ok && rv == obj.GetResourceVersion()
 }
 
-// forget drops the note of a deleted object.
+// forget drops what is noted of a deleted object.
 func (w *ownWrites) forget(obj client.Object) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	delete(w.rv, obj.GetUID())
+	delete(w.pending, obj.GetUID())
 }
 
 // childEvents is the predicate of every kind of child: creations start no reconcile (only
@@ -57,7 +98,7 @@ func (w *ownWrites) forget(obj client.Object) {
 func (w *ownWrites) childEvents() predicate.Funcs {
 	return predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
-		UpdateFunc: func(e event.UpdateEvent) bool { return e.ObjectNew == nil || !w.consume(e.ObjectNew) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return e.ObjectNew == nil || !w.ownEvent(e.ObjectNew) },
 		DeleteFunc: func(e event.DeleteEvent) bool {
 			if e.Object != nil {
 				w.forget(e.Object)

@@ -14,43 +14,63 @@ func svc(uid, rv string) *corev1.Service {
 }
 
 func TestOwnWrites(t *testing.T) {
+	// A step is one of: begin an update of uid; end it with the answer's resourceVersion (""
+	// for a failed or empty write), expecting missed; the watch delivering an update.
 	type step struct {
-		write      *corev1.Service // our write, as the server returned it
-		seen       *corev1.Service // an update the watch delivers
+		begin      string
+		end        string
+		answer     string
+		wantMissed bool
+		seen       *corev1.Service
 		deleted    *corev1.Service
 		wantStarts bool // whether seen starts a reconcile
 	}
 	cases := map[string][]step{
-		"our own write starts nothing": {
-			{write: svc("a", "10")},
+		"our write's event after the answer starts nothing": {
+			{begin: "a"}, {end: "a", answer: "10"},
 			{seen: svc("a", "10"), wantStarts: false},
 		},
+		"our write's event before the answer starts nothing either": {
+			{begin: "a"},
+			{seen: svc("a", "10"), wantStarts: false},
+			{end: "a", answer: "10", wantMissed: false},
+		},
 		"the update after ours is someone else's": {
-			{write: svc("a", "10")},
+			{begin: "a"}, {end: "a", answer: "10"},
 			{seen: svc("a", "10"), wantStarts: false},
 			{seen: svc("a", "11"), wantStarts: true},
 		},
-		"another writer got in before our event arrived": {
-			{write: svc("a", "10")},
+		"another writer's event held back during our write is reported": {
+			{begin: "a"},
+			{seen: svc("a", "9"), wantStarts: false},
+			{seen: svc("a", "10"), wantStarts: false},
+			{end: "a", answer: "10", wantMissed: true},
+			{seen: svc("a", "10"), wantStarts: true},
+		},
+		"another writer got in after ours, before our event arrived": {
+			{begin: "a"}, {end: "a", answer: "10"},
 			{seen: svc("a", "12"), wantStarts: true},
 			{seen: svc("a", "10"), wantStarts: true},
+		},
+		"a write that failed or changed nothing leaves nothing to wait for": {
+			{begin: "a"}, {end: "a", answer: ""},
+			{seen: svc("a", "10"), wantStarts: true},
+		},
+		"an event during a failed write is reported": {
+			{begin: "a"},
+			{seen: svc("a", "10"), wantStarts: false},
+			{end: "a", answer: "", wantMissed: true},
 		},
 		"a child we never wrote": {
 			{seen: svc("b", "3"), wantStarts: true},
 		},
-		"two writes of ours in a row: only the last is known, the first starts a spare reconcile": {
-			{write: svc("a", "10")},
-			{write: svc("a", "11")},
-			{seen: svc("a", "10"), wantStarts: true},
-			{seen: svc("a", "11"), wantStarts: true},
-		},
 		"objects are told apart by UID": {
-			{write: svc("a", "10")},
+			{begin: "a"}, {end: "a", answer: "10"},
 			{seen: svc("b", "10"), wantStarts: true},
 			{seen: svc("a", "10"), wantStarts: false},
 		},
 		"a deleted object's note is dropped": {
-			{write: svc("a", "10")},
+			{begin: "a"}, {end: "a", answer: "10"},
 			{deleted: svc("a", "10")},
 			{seen: svc("a", "10"), wantStarts: true},
 		},
@@ -61,8 +81,12 @@ func TestOwnWrites(t *testing.T) {
 			p := w.childEvents()
 			for i, s := range steps {
 				switch {
-				case s.write != nil:
-					w.record(s.write)
+				case s.begin != "":
+					w.begin(types.UID(s.begin))
+				case s.end != "":
+					if missed := w.end(types.UID(s.end), s.answer); missed != s.wantMissed {
+						t.Errorf("step %d: end() missed = %v, want %v", i, missed, s.wantMissed)
+					}
 				case s.deleted != nil:
 					if !p.Delete(event.DeleteEvent{Object: s.deleted}) {
 						t.Errorf("step %d: a deletion must start a reconcile", i)
@@ -73,12 +97,12 @@ func TestOwnWrites(t *testing.T) {
 					}
 				}
 			}
-			if n := len(w.rv); n > 1 {
+			if n := len(w.pending) + len(w.inFlight); n > 1 {
 				t.Errorf("%d notes left: they must not pile up", n)
 			}
 		})
 	}
-	if (newOwnWrites().childEvents()).Create(event.CreateEvent{Object: svc("a", "1")}) {
+	if newOwnWrites().childEvents().Create(event.CreateEvent{Object: svc("a", "1")}) {
 		t.Error("a child's creation must not start a reconcile")
 	}
 }

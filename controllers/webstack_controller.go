@@ -63,6 +63,9 @@ type scope struct {
 	// updated, as the API server returned them, by "Kind/name": fresher than the cache.
 	applied map[string]client.Object
 	obs     observation
+	// requeue asks for another reconcile: an update of a child by another writer arrived
+	// while we were writing it, and its event was held back (ownWrites).
+	requeue bool
 	// changes is what this reconcile changed, told in one Event at its end.
 	changes  changes
 	recorder events.EventRecorder
@@ -120,6 +123,9 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		if perr := r.Client.Status().Patch(ctx, ws, patch); perr != nil && err == nil {
 			err = fmt.Errorf("writing status: %w", perr)
 		}
+	}
+	if err == nil && s.requeue {
+		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 	if err == nil && s.obs.migration == migrationRunning {
 		// Job completion is watched; this only bounds the wait if an event is missed.
@@ -180,7 +186,8 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 		desired = withoutAppWorkloads(desired)
 	}
 	s.desired = desired
-	a := applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own}
+	a := &applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own}
+	defer func() { s.requeue = a.missed }()
 	for _, obj := range desired {
 		switch o := obj.(type) {
 		case *appsv1.StatefulSet:
