@@ -221,7 +221,7 @@ func TestRenderPrintsObjects(t *testing.T) {
 	}
 	// The full sample: autoscaled app, tasks with beat, cache, RDB redis, database, migration.
 	want := map[string]int{
-		"Deployment": 5, "StatefulSet": 3, "Service": 10, "ConfigMap": 5, "Secret": 4,
+		"Deployment": 5, "StatefulSet": 3, "Service": 8, "ConfigMap": 5, "Secret": 4,
 		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 4, "NetworkPolicy": 7, "Job": 1,
 	}
 	for k, n := range want {
