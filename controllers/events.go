@@ -21,7 +21,7 @@ const (
 const maxEventNote = 1024
 
 // changes is what one reconcile changed. The reconcile tells a person about all of it in one
-// Event (announceChanges) instead of one per child: a new stack used to cost 4 to 7 Event
+// Event (changes.announce) instead of one per child: a new stack used to cost 4 to 7 Event
 // writes, now 1, or 2 with a migration gate.
 type changes struct {
 	// migrationReason and migration describe a migration that started or succeeded.

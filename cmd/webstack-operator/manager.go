@@ -17,6 +17,7 @@ import (
 	webstackv1alpha1 "github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers"
 	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/internal/memlimit"
 )
 
 // managerOptions are the manager's command-line flags.
@@ -70,8 +71,8 @@ func runManager(args []string, stderr io.Writer) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap), zap.WriteTo(stderr)))
-	if soft := setSoftMemoryLimit(); soft > 0 {
-		ctrl.Log.WithName("setup").Info("soft memory limit from the container's limit", "percent", memoryLimitPercent, "bytes", soft)
+	if soft := memlimit.SetFromCgroup(); soft > 0 {
+		ctrl.Log.WithName("setup").Info("soft memory limit from the container's limit", "percent", memlimit.Percent, "bytes", soft)
 	}
 
 	cfg, err := ctrl.GetConfig()

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/webstack-dev/webstack-operator/internal/memlimit"
 )
 
 // report is docs/benchmarks.json; markdown renders docs/benchmarks.md from it.
@@ -765,7 +767,7 @@ func memoryLimitNote(limit int64) string {
 		return " No memory limit: the Go runtime keeps its default (GOGC=100, no soft limit)."
 	}
 	return fmt.Sprintf(" It runs in a memory cgroup of its own limited to %s, the Helm chart's default `resources.limits.memory`, as in its container; from that limit it sets its Go soft memory limit to %d%% (%s), as it does there (`-memory-limit 0` runs it without).",
-		mib(limit), 75, mib(limit/100*75))
+		mib(limit), memlimit.Percent, mib(limit/100*memlimit.Percent))
 }
 
 // profiled is the run whose creation was profiled, nil if none.

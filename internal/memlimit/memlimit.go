@@ -1,24 +1,25 @@
-package main
+package memlimit
 
 import (
 	"io/fs"
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// memoryLimitPercent is the share of its container's memory limit that the manager keeps
+// Percent is the share of its container's memory limit that the manager keeps
 // the Go runtime's memory under. The rest is for what the runtime does not count: the
 // executable's pages (about 40 MiB) and the kernel's own accounting.
-const memoryLimitPercent = 75
+const Percent = 75
 
-// setSoftMemoryLimit makes the garbage collector work harder as the manager nears its
+// SetFromCgroup makes the garbage collector work harder as the manager nears its
 // container's memory limit, instead of letting the heap double (GOGC=100) into an OOM kill:
 // the informer cache of 1000 WebStacks is some 170 MiB of live heap. GOMEMLIMIT, when set,
 // wins (GOMEMLIMIT=off: no soft limit). It returns the limit set, 0 for none.
-func setSoftMemoryLimit() int64 {
+func SetFromCgroup() int64 {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return 0
 	}
@@ -30,7 +31,7 @@ func setSoftMemoryLimit() int64 {
 	if !ok {
 		return 0
 	}
-	soft := limit / 100 * memoryLimitPercent
+	soft := limit / 100 * Percent
 	debug.SetMemoryLimit(soft)
 	return soft
 }
@@ -50,7 +51,7 @@ func cgroupMemoryLimit(root fs.FS, selfCgroup string) (limit int64, ok bool) {
 		switch {
 		case parts[0] == "0" && parts[1] == "":
 			candidates = []string{path.Join(parts[2], "memory.max"), path.Join("unified", parts[2], "memory.max"), "memory.max"}
-		case hasController(parts[1], "memory"):
+		case slices.Contains(strings.Split(parts[1], ","), "memory"):
 			candidates = []string{path.Join("memory", parts[2], "memory.limit_in_bytes"), "memory/memory.limit_in_bytes"}
 		default:
 			continue
@@ -67,15 +68,6 @@ func cgroupMemoryLimit(root fs.FS, selfCgroup string) (limit int64, ok bool) {
 		}
 	}
 	return 0, false
-}
-
-func hasController(list, name string) bool {
-	for _, c := range strings.Split(list, ",") {
-		if c == name {
-			return true
-		}
-	}
-	return false
 }
 
 // parseMemoryLimit reads a cgroup memory limit: "max" (v2) and v1's page-rounded maximum
