@@ -14,16 +14,50 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
-// managedLists are the kinds the reconciler owns and prunes, as list types.
-func managedLists() []client.ObjectList {
-	return []client.ObjectList{
-		&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &corev1.ServiceList{},
-		&corev1.ConfigMapList{}, &corev1.SecretList{}, &policyv1.PodDisruptionBudgetList{},
-		&networkingv1.NetworkPolicyList{}, &autoscalingv2.HorizontalPodAutoscalerList{},
+// managedKind is a kind the reconciler owns and prunes: an empty object and list of it.
+type managedKind struct {
+	obj  client.Object
+	list func() client.ObjectList
+}
+
+func managedKinds() []managedKind {
+	return []managedKind{
+		{&appsv1.Deployment{}, func() client.ObjectList { return &appsv1.DeploymentList{} }},
+		{&appsv1.StatefulSet{}, func() client.ObjectList { return &appsv1.StatefulSetList{} }},
+		{&corev1.Service{}, func() client.ObjectList { return &corev1.ServiceList{} }},
+		{&corev1.ConfigMap{}, func() client.ObjectList { return &corev1.ConfigMapList{} }},
+		{&corev1.Secret{}, func() client.ObjectList { return &corev1.SecretList{} }},
+		{&policyv1.PodDisruptionBudget{}, func() client.ObjectList { return &policyv1.PodDisruptionBudgetList{} }},
+		{&networkingv1.NetworkPolicy{}, func() client.ObjectList { return &networkingv1.NetworkPolicyList{} }},
+		{&autoscalingv2.HorizontalPodAutoscaler{}, func() client.ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} }},
 	}
+}
+
+// ownerIndex indexes the cached children of every managed kind by the UID of the WebStack
+// that controls them, so that prune lists a WebStack's children without scanning every
+// object of its namespace.
+const ownerIndex = "webstack.dev/controller-uid"
+
+// indexByOwner registers ownerIndex for every kind prune lists.
+func indexByOwner(ctx context.Context, indexer client.FieldIndexer) error {
+	for _, k := range managedKinds() {
+		if err := indexer.IndexField(ctx, k.obj, ownerIndex, controllerUID); err != nil {
+			return fmt.Errorf("indexing %T by owner: %w", k.obj, err)
+		}
+	}
+	return nil
+}
+
+// controllerUID is the UID of the WebStack that controls obj, if one does.
+func controllerUID(obj client.Object) []string {
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || ref.Kind != "WebStack" || ref.APIVersion != v1alpha1.GroupVersion.String() {
+		return nil
+	}
+	return []string{string(ref.UID)}
 }
 
 // pruneChildren deletes children this WebStack owns that are no longer desired (a disabled
@@ -34,8 +68,10 @@ func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error 
 	for _, o := range s.desired {
 		keep[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
 	}
-	for _, list := range managedLists() {
-		if err := r.Client.List(ctx, list, client.InNamespace(s.ws.Namespace), client.MatchingLabels(resources.InstanceLabels(s.ws))); err != nil {
+	for _, k := range managedKinds() {
+		list := k.list()
+		// Without deep copies: the items are only read, and deleted by name.
+		if err := r.Client.List(ctx, list, client.InNamespace(s.ws.Namespace), client.MatchingFields{ownerIndex: string(s.ws.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("listing children: %w", err)
 		}
 		items, err := metaItems(list)
@@ -58,6 +94,9 @@ func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error 
 				return fmt.Errorf("pruning %s %s: %w", gvk.Kind, obj.GetName(), err)
 			}
 			s.changes.pruned = append(s.changes.pruned, gvk.Kind+" "+obj.GetName())
+			if r.verified != nil {
+				r.verified.forget(stackKey(obj), obj.GetUID())
+			}
 		}
 	}
 	return nil

@@ -17,7 +17,8 @@ import (
 
 // CacheOptions keep the manager's memory independent of unrelated objects in the cluster:
 // managedFields are stripped from everything cached, and every kind the operator creates is
-// cached only for objects carrying its managed-by label (WebStacks are cached whole).
+// cached only for objects carrying its managed-by label (WebStacks are cached whole). The
+// strings cached children repeat are shared (internStrings).
 func CacheOptions() cache.Options {
 	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
 	byObject := map[client.Object]cache.ByObject{}
@@ -28,9 +29,16 @@ func CacheOptions() cache.Options {
 	} {
 		byObject[o] = ours
 	}
+	strip := cache.TransformStripManagedFields()
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         byObject,
+		DefaultTransform: func(obj any) (any, error) {
+			obj, err := strip(obj)
+			if err != nil {
+				return nil, err
+			}
+			return internStrings(obj)
+		},
+		ByObject: byObject,
 	}
 }
 

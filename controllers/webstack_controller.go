@@ -12,6 +12,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -47,6 +48,9 @@ type WebStackReconciler struct {
 
 	// own notes the children this reconciler updated, for the watch's predicate.
 	own *ownWrites
+	// verified remembers the children found to match, so that unchanged ones are not
+	// compared again until they or what we would send change.
+	verified *verified
 }
 
 // scope is what the phases of one reconcile share.
@@ -84,9 +88,15 @@ type phase func(ctx context.Context, s *scope) error
 func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ws := &v1alpha1.WebStack{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
+		if apierrors.IsNotFound(err) && r.verified != nil {
+			r.verified.forget(req.String(), "")
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ws.DeletionTimestamp.IsZero() {
+		if r.verified != nil {
+			r.verified.forget(req.String(), "")
+		}
 		return ctrl.Result{}, r.finalize(ctx, ws)
 	}
 	if err := r.syncFinalizer(ctx, ws); err != nil {
@@ -186,7 +196,7 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 		desired = withoutAppWorkloads(desired)
 	}
 	s.desired = desired
-	a := &applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own}
+	a := &applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own, verified: r.verified}
 	defer func() { s.requeue = a.missed }()
 	for _, obj := range desired {
 		switch o := obj.(type) {
@@ -268,6 +278,12 @@ func withoutAppWorkloads(objs []resources.Object) []resources.Object {
 func (r *WebStackReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.own == nil {
 		r.own = newOwnWrites()
+	}
+	if r.verified == nil {
+		r.verified = newVerified()
+	}
+	if err := indexByOwner(context.Background(), mgr.GetFieldIndexer()); err != nil {
+		return err
 	}
 	children := builder.WithPredicates(r.own.childEvents())
 	return ctrl.NewControllerManagedBy(mgr).

@@ -314,6 +314,12 @@ var _ = Describe("a new WebStack", Ordered, func() {
 			return k8sClient.Get(ctx, key(ns, resources.AppHeadlessName(ws)), fresh) == nil && fresh.UID != uid
 		}).Should(BeTrue(), "the deleted Service was not recreated")
 
+		// A reconcile with nothing to do first, so that the reconciler has found every child
+		// matching and remembers it: a hand edit must still be seen.
+		reconciles := reconcileCount()
+		poke := []byte(`{"metadata":{"annotations":{"example.com/poke":"` + time.Now().Format(time.RFC3339Nano) + `"}}}`)
+		Expect(k8sClient.Patch(ctx, getWS(ns, ws.Name), client.RawPatch(types.MergePatchType, poke))).To(Succeed())
+		Eventually(reconcileCount).Should(BeNumerically(">", reconciles))
 		var lb appsv1.Deployment
 		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			Expect(k8sClient.Get(ctx, key(ns, resources.LoadBalancerName(ws)), &lb)).To(Succeed())

@@ -2,14 +2,15 @@
 // (envtest's kube-apiserver and etcd) and writes docs/benchmarks.md and docs/benchmarks.json.
 // `make bench` runs it from the repository's root:
 //
-//	go run ./hack/bench                                   # the full benchmark (about 20 min on 2 cores)
+//	go run ./hack/bench                                   # the full benchmark (about 27 min on 2 cores)
 //	go run ./hack/bench -sizes 1,10 -runs 1,1 -idle 10s -unrelated 0 -baseline-sizes "" \
-//	    -what-if "" -out /tmp/bench.md -json /tmp/bench.json   # a quick try
+//	    -floor-sizes 10 -out /tmp/bench.md -json /tmp/bench.json   # a quick try
 //
 // The manager is built from this repository (go build ./cmd/webstack-operator) and runs as
 // its own process with its own user, webstack-operator-bench (group system:masters), so
 // every request it makes is counted on the API server's side, from the audit log. Each run
 // starts a fresh control plane; the harness plays the Job controller (envtest runs none).
+// The floor (floor.go) measures the same writes made by a bare client with no operator.
 package main
 
 import (
@@ -50,8 +51,10 @@ type config struct {
 	profileAt int
 	unrelated int
 	// memoryLimit is the manager's memory cgroup limit in bytes (0: none).
-	memoryLimit  int64
-	unrelatedAt  int
+	memoryLimit int64
+	unrelatedAt int
+	// floorSizes are the sizes the bare client's floor is measured at (floor.go).
+	floorSizes   []int
 	whatIf       []whatIf
 	out, jsonOut string
 	tmp          string
@@ -98,6 +101,7 @@ func parseFlags(args []string) (config, error) {
 	memoryLimit := fs.String("memory-limit", "320Mi", "run the manager in a memory cgroup of this size, as the Helm chart's default container limit (resources.limits.memory); 0: no limit")
 	fs.IntVar(&cfg.unrelated, "unrelated", 10000, "unrelated ConfigMaps, and as many Secrets, for the memory check (0: skip)")
 	fs.IntVar(&cfg.unrelatedAt, "unrelated-at", 100, "the size whose first run does the unrelated-objects check")
+	floorSizes := fs.String("floor-sizes", "100,1000", "sizes at which a bare client, with no operator, makes the same writes (the API server's floor; a fresh control plane each); empty: none")
 	whatIfs := fs.String("what-if", "", "runs (creation and change) of a variant manager with flags the real one lacks: N:--flag=v,--flag=v;... (empty: none)")
 	fs.StringVar(&cfg.out, "out", "docs/benchmarks.md", "the report: its section \""+reportSection+"\" is replaced (hack/report-section.sh), the rest kept")
 	fs.StringVar(&cfg.jsonOut, "json", "docs/benchmarks.json", "the machine-readable results")
@@ -120,6 +124,11 @@ func parseFlags(args []string) (config, error) {
 	if strings.TrimSpace(*baselineSizes) != "" {
 		if cfg.baselineSizes, err = ints(*baselineSizes); err != nil {
 			return cfg, fmt.Errorf("-baseline-sizes: %w", err)
+		}
+	}
+	if strings.TrimSpace(*floorSizes) != "" {
+		if cfg.floorSizes, err = ints(*floorSizes); err != nil {
+			return cfg, fmt.Errorf("-floor-sizes: %w", err)
 		}
 	}
 	if cfg.runs, err = ints(*runs); err != nil {
@@ -234,9 +243,25 @@ func run(cfg config) error {
 		results = append(results, res)
 		logRun(res)
 	}
+	var floors []*floorResult
+	if len(cfg.floorSizes) > 0 {
+		objs, err := renderFloor(bin, cfg.tmp, samples)
+		if err != nil {
+			return err
+		}
+		for _, n := range cfg.floorSizes {
+			res, err := floorRun(ctx, cfg, samples, objs, n)
+			if err != nil {
+				return fmt.Errorf("floor N=%d: %w", n, err)
+			}
+			log.Printf("  floor: creation %.1fs, change %.1fs, errors %v", res.Creation.Timing.TotalSeconds, res.Change.Timing.TotalSeconds, res.Errors)
+			floors = append(floors, res)
+		}
+	}
 	machine.LoadEnd = loadAverage()
 
 	rep := buildReport(cfg, machine, samples, results, time.Since(started))
+	rep.Floor = floors
 	if err := writeReport(cfg, rep); err != nil {
 		return err
 	}
@@ -259,6 +284,7 @@ func rerender(cfg config) error {
 	cfg.unrelated, cfg.unrelatedAt = old.Settings.Unrelated, old.Settings.UnrelatedAt
 	cfg.baselineSizes, cfg.baselineIdle = old.Settings.BaselineSizes, time.Duration(old.Settings.BaselineIdleSeconds*float64(time.Second))
 	rep := buildReport(cfg, old.Machine, nil, append(old.Runs, old.WhatIf...), time.Duration(old.DurationSeconds*float64(time.Second)))
+	rep.Floor = old.Floor
 	rep.Generated, rep.Children, rep.Affected = old.Generated, old.Children, old.Affected
 	return writeReport(cfg, rep)
 }

@@ -122,6 +122,8 @@ type changeResult struct {
 	Timing   timing        `json:"timing"`
 	Affected int           `json:"affectedObjects"`
 	Writes   []stackWrites `json:"writesPerWebStack"`
+	// Profiles are pprof summaries from the start of the first change (the profiled run).
+	Profiles []profile `json:"profiles,omitempty"`
 }
 
 type unrelatedResult struct {
@@ -432,20 +434,9 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	// The CPU profiles start once a quarter of the WebStacks are complete: by then the first
 	// reconciles of most of the others have run, the cluster holds most of the objects, and
 	// costs that grow with them show.
-	profiled, apiProfiled := make(chan error, 1), make(chan error, 1)
-	cpuProfile := filepath.Join(r.dir, "creation-cpu.pprof")
-	apiProfile := filepath.Join(r.dir, "creation-apiserver-cpu.pprof")
-	profiling := false
-	startProfiles := func() {
-		if profiling || r.mgr.pprofURL == "" {
-			return
-		}
-		profiling = true
-		go func() { profiled <- r.mgr.fetchProfile(ctx, "profile?seconds=30", cpuProfile) }()
-		go func() { apiProfiled <- r.cp.fetchProfile(ctx, "profile?seconds=30", apiProfile) }()
-	}
+	var prof *profiling
 	deadline := w.start.at.Add(r.cfg.phaseTimeout)
-	sent, returned, err := createStacks(ctx, r.cp.client, r.stacks)
+	sent, returned, err := createStacks(ctx, r.cp.client, r.stacks, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -474,8 +465,8 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 				complete++
 			}
 		}
-		if 4*complete >= len(r.stacks) {
-			startProfiles()
+		if 4*complete >= len(r.stacks) && prof == nil {
+			prof = r.startProfiles(ctx, "creation", "from a quarter of the WebStacks created")
 		}
 		if complete == len(r.stacks) {
 			break
@@ -502,18 +493,8 @@ func (r *runner) creation(ctx context.Context) (*creationResult, error) {
 	res.TimedOut = errors.Is(waitErr, errTimeout)
 	res.JobsCompleted, _ = r.tr.jobState()
 
-	if profiling {
-		const cpuName = "CPU for 30 s from a quarter of the WebStacks created"
-		if err := <-profiled; err != nil {
-			res.Profiles = append(res.Profiles, profile{Name: "manager " + cpuName, Top: err.Error()})
-		} else {
-			res.Profiles = append(res.Profiles, profile{Name: "manager " + cpuName, Top: pprofTop(cpuProfile, 25)})
-		}
-		if err := <-apiProfiled; err != nil {
-			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver " + cpuName, Top: err.Error()})
-		} else {
-			res.Profiles = append(res.Profiles, profile{Name: "kube-apiserver " + cpuName + ", cumulative", Top: pprofTop(apiProfile, 45, "-cum")})
-		}
+	if prof != nil {
+		res.Profiles = prof.wait()
 		heapProfile := filepath.Join(r.dir, "after-creation-heap.pprof")
 		if err := r.mgr.fetchProfile(ctx, "heap?gc=1", heapProfile); err != nil {
 			res.Profiles = append(res.Profiles, profile{Name: "manager heap in use after creation", Top: err.Error()})
@@ -668,8 +649,12 @@ func (r *runner) change(ctx context.Context, phase string) (*changeResult, error
 	}
 	w := r.begin(phase)
 	r.lastProgress = time.Now()
+	var prof *profiling
+	if r.changes == 1 {
+		prof = r.startProfiles(ctx, "change", "from the start of the change")
+	}
 	deadline := w.start.at.Add(r.cfg.phaseTimeout)
-	sent, err := patchStacks(ctx, r.cp.client, r.stacks, value)
+	sent, err := patchStacks(ctx, r.cp.client, r.stacks, value, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -714,7 +699,46 @@ func (r *runner) change(ctx context.Context, phase string) (*changeResult, error
 	res.phaseResult = r.end(w, busyEnd)
 	res.TimedOut = errors.Is(waitErr, errTimeout)
 	res.Writes, _ = r.stackWrites(w.start.at, w.start.at.Add(time.Duration(res.Seconds*float64(time.Second))))
+	if prof != nil {
+		res.Profiles = prof.wait()
+	}
 	return res, waitErr
+}
+
+// profiling is a pair of 30 s CPU profiles under way: the manager's and kube-apiserver's.
+type profiling struct {
+	name             string
+	mgrFile, apiFile string
+	mgr, api         chan error
+}
+
+// startProfiles starts 30 s CPU profiles of the manager and kube-apiserver if the manager
+// serves pprof (nil if not); files are named after phase, profiles after when.
+func (r *runner) startProfiles(ctx context.Context, phase, when string) *profiling {
+	if r.mgr.pprofURL == "" {
+		return nil
+	}
+	p := &profiling{name: "CPU for 30 s " + when, mgrFile: filepath.Join(r.dir, phase+"-cpu.pprof"), apiFile: filepath.Join(r.dir, phase+"-apiserver-cpu.pprof"),
+		mgr: make(chan error, 1), api: make(chan error, 1)}
+	go func() { p.mgr <- r.mgr.fetchProfile(ctx, "profile?seconds=30", p.mgrFile) }()
+	go func() { p.api <- r.cp.fetchProfile(ctx, "profile?seconds=30", p.apiFile) }()
+	return p
+}
+
+// wait waits for both profiles and summarises them (or says why one is missing).
+func (p *profiling) wait() []profile {
+	var out []profile
+	if err := <-p.mgr; err != nil {
+		out = append(out, profile{Name: "manager " + p.name, Top: err.Error()})
+	} else {
+		out = append(out, profile{Name: "manager " + p.name, Top: pprofTop(p.mgrFile, 25)})
+	}
+	if err := <-p.api; err != nil {
+		out = append(out, profile{Name: "kube-apiserver " + p.name, Top: err.Error()})
+	} else {
+		out = append(out, profile{Name: "kube-apiserver " + p.name + ", cumulative", Top: pprofTop(p.apiFile, 45, "-cum")})
+	}
+	return out
 }
 
 // unrelated restarts the manager (settled memory without unrelated objects), creates n

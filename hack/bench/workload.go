@@ -184,8 +184,9 @@ func parallel(n, workers int, f func(i int) error) error {
 }
 
 // createStacks creates the WebStacks at once (16 requests in flight) and returns when each
-// create request was sent and when it returned.
-func createStacks(ctx context.Context, c client.Client, ss []stack) (sent, returned []time.Time, err error) {
+// create request was sent and when it returned; created, if not nil, is told of each as it
+// returns.
+func createStacks(ctx context.Context, c client.Client, ss []stack, created func(i int, sent time.Time, uid types.UID)) (sent, returned []time.Time, err error) {
 	sent, returned = make([]time.Time, len(ss)), make([]time.Time, len(ss))
 	err = parallel(len(ss), 16, func(i int) error {
 		u := &unstructured.Unstructured{Object: deepCopyMap(ss[i].sample.manifest)}
@@ -196,6 +197,9 @@ func createStacks(ctx context.Context, c client.Client, ss []stack) (sent, retur
 			return fmt.Errorf("creating WebStack %s/%s: %w", ss[i].namespace, ss[i].name, err)
 		}
 		returned[i] = time.Now()
+		if created != nil {
+			created(i, sent[i], u.GetUID())
+		}
 		return nil
 	})
 	return sent, returned, err
@@ -220,8 +224,9 @@ func warmUp(ctx context.Context, c client.Client, samples []*sample) error {
 }
 
 // patchStacks sets the change field on every WebStack (a JSON merge patch, as kubectl
-// patch --type=merge sends) and returns when each request was sent.
-func patchStacks(ctx context.Context, c client.Client, ss []stack, value string) ([]time.Time, error) {
+// patch --type=merge sends) and returns when each request was sent; patched, if not nil, is
+// told of each as it returns.
+func patchStacks(ctx context.Context, c client.Client, ss []stack, value string, patched func(i int, sent time.Time, uid types.UID)) ([]time.Time, error) {
 	patch := map[string]any{}
 	must(unstructured.SetNestedField(patch, value, changeField...))
 	body, err := json.Marshal(patch)
@@ -238,6 +243,9 @@ func patchStacks(ctx context.Context, c client.Client, ss []stack, value string)
 		sent[i] = time.Now()
 		if err := c.Patch(ctx, u, client.RawPatch(types.MergePatchType, body)); err != nil {
 			return fmt.Errorf("patching WebStack %s/%s: %w", ss[i].namespace, ss[i].name, err)
+		}
+		if patched != nil {
+			patched(i, sent[i], u.GetUID())
 		}
 		return nil
 	})
