@@ -169,7 +169,7 @@ type AppSpec struct {
 	// cpu 1 and memory 512Mi, and derives the worker count from those.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 
 	// env are extra environment variables for the app container (and its migration Job and
 	// task workers), at most 128. The operator's own variables (DATABASE_URL, ...) come first;
@@ -299,7 +299,7 @@ type TasksSpec struct {
 	// operator uses cpu 1 and memory 512Mi.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 
 	// broker is the dedicated Redis that holds the task queue: it never evicts and keeps an
 	// append-only file on a volume, so queued tasks survive restarts.
@@ -326,7 +326,7 @@ type BrokerSpec struct {
 	// uses cpu 250m and memory 256Mi.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
 // StorageSpec is a persistent volume claim.
@@ -428,7 +428,7 @@ type LoadBalancerSpec struct {
 	// uses cpu 500m and memory 256Mi.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
 // TimeoutsSpec are HAProxy timeouts, each a positive Go duration string ("5s", "2m").
@@ -550,7 +550,7 @@ type CacheSpec struct {
 	// uses cpu 500m and memory 512Mi; 3/5 of memory becomes cache storage.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
 // CacheRule is how one set of paths is cached. Exactly one of pathPrefix and pathRegex,
@@ -646,7 +646,7 @@ type RedisSpec struct {
 	// cpu 250m and memory 256Mi.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
 // PostgresVersion is a supported PostgreSQL major version.
@@ -732,7 +732,7 @@ type DatabaseSpec struct {
 	// uses cpu 1 and memory 1Gi; shared_buffers and friends are derived from the memory.
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
-	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
 // WebStackStatus is what the operator observed and derived.

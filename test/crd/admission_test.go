@@ -1,10 +1,13 @@
 package crd_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -76,6 +79,31 @@ var _ = Describe("samples", func() {
 			Expect(s.Database.Version).NotTo(BeEmpty())
 			Expect(s.Database.DeletionPolicy).NotTo(BeEmpty())
 			Expect(s.Database.Storage.Size).NotTo(BeNil())
+		})
+
+		It("keeps "+filepath.Base(f)+" as it was through a typed client's read and update", func() {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			u := object(data, "typed-"+strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "webstack_v1alpha1_"), ".yaml"), "_", "-"))
+			Expect(k8sClient.Create(ctx, u)).To(Succeed())
+			DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, u))).To(Succeed()) })
+			stored := &unstructured.Unstructured{}
+			stored.SetGroupVersionKind(u.GroupVersionKind())
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), stored)).To(Succeed())
+
+			// What Go programs do (controllers, envtest suites): read typed, change an annotation, update.
+			var ws v1alpha1.WebStack
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), &ws)).To(Succeed())
+			ws.Annotations = map[string]string{"example.com/touched": "yes"}
+			Expect(k8sClient.Update(ctx, &ws)).To(Succeed())
+
+			after := &unstructured.Unstructured{}
+			after.SetGroupVersionKind(u.GroupVersionKind())
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(u), after)).To(Succeed())
+			// Go writes durations its own way ("2m" comes back "2m0s") and leaves out an explicit 0
+			// (which means "derive it", as absent does); nothing else may change, and no empty
+			// object may appear.
+			Expect(sameMeaning("spec", stored.Object["spec"], after.Object["spec"])).To(Succeed())
 		})
 	}
 
@@ -210,3 +238,56 @@ var _ = Describe("kubectl explain", func() {
 		Expect(text).To(ContainSubstring("pass: true never caches matching requests"))
 	})
 })
+
+// sameMeaning reports where got differs from want other than in the way a typed client
+// writes a WebStack back: durations in Go's form, explicit zeros left out.
+func sameMeaning(path string, want, got any) error {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: %v became %v", path, want, got)
+		}
+		for k, wv := range w {
+			gv, found := g[k]
+			if !found {
+				if n, isNum := wv.(int64); isNum && n == 0 {
+					continue
+				}
+				return fmt.Errorf("%s.%s: %v is gone", path, k, wv)
+			}
+			if err := sameMeaning(path+"."+k, wv, gv); err != nil {
+				return err
+			}
+		}
+		for k, gv := range g {
+			if _, found := w[k]; !found {
+				return fmt.Errorf("%s.%s: %v appeared", path, k, gv)
+			}
+		}
+		return nil
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Errorf("%s: %v became %v", path, want, got)
+		}
+		for i := range w {
+			if err := sameMeaning(fmt.Sprintf("%s[%d]", path, i), w[i], g[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	case string:
+		if g, ok := got.(string); ok && g != w {
+			wd, werr := time.ParseDuration(w)
+			gd, gerr := time.ParseDuration(g)
+			if werr == nil && gerr == nil && wd == gd {
+				return nil
+			}
+		}
+	}
+	if !reflect.DeepEqual(want, got) {
+		return fmt.Errorf("%s: %v became %v", path, want, got)
+	}
+	return nil
+}
