@@ -563,7 +563,7 @@ func (r *report) findings(b *strings.Builder) {
 			}
 		}
 		text += r.floorFinding(1000, "creation", big.CreationTotal, 120)
-		text += " The operator's part: each WebStack now creates ClusterIP Services only where a stable address is used (the load balancer, its app listener, PostgreSQL, Redis, the broker), one write per child, one status write per reconcile that changes it and one Event per reconcile that changes something. What would reach the target here: an API server without the per-allocation scan, or more cores for it; the manager is not waiting on its own CPU or on a client-side rate limit (controller-runtime sets none)."
+		text += " The operator's part: each WebStack now creates ClusterIP Services only where a stable address is used (the load balancer, its app listener, PostgreSQL, Redis, the broker), one write per child, one status write per reconcile that changes it and one Event per reconcile that changes something. What would reach the target here: fewer or cheaper writes per WebStack (fewer ClusterIP Services above all), an API server without the per-allocation scan, or more cores for it; the manager is not waiting on its own CPU or on a client-side rate limit (controller-runtime sets none)."
 		add("%s", text)
 	}
 	if big != nil && miss("a field change across 1000") {
