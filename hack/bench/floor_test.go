@@ -72,3 +72,34 @@ func TestFloorFindingSaysWhoseTimeMissesTheTarget(t *testing.T) {
 		t.Errorf("without a floor at N=1000 the finding says %q, want nothing", got)
 	}
 }
+
+func TestHeadlessWhatIfTouchesOnlyTheDataServicesClusterIPs(t *testing.T) {
+	svc := func(component, clusterIP string) map[string]any {
+		spec := map[string]any{"ports": []any{}}
+		if clusterIP != "" {
+			spec["clusterIP"] = clusterIP
+		}
+		return map[string]any{"kind": "Service", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/component": component}}, "spec": spec}
+	}
+	cases := map[string]struct {
+		obj  map[string]any
+		want string
+	}{
+		"the database's ClusterIP Service":       {svc("database", ""), "None"},
+		"Redis":                                  {svc("redis", ""), "None"},
+		"the broker":                             {svc("broker", ""), "None"},
+		"the load balancer keeps its ClusterIP":  {svc("loadbalancer", ""), ""},
+		"the app's headless Service stays as is": {svc("app", "None"), "None"},
+		"a ConfigMap of the database":            {map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/component": "database"}}}, ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			makeHeadless(tc.obj)
+			spec, _ := tc.obj["spec"].(map[string]any)
+			got, _ := spec["clusterIP"].(string)
+			if got != tc.want {
+				t.Errorf("clusterIP = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -54,11 +54,13 @@ type config struct {
 	memoryLimit int64
 	unrelatedAt int
 	// floorSizes are the sizes the bare client's floor is measured at (floor.go).
-	floorSizes   []int
-	whatIf       []whatIf
-	out, jsonOut string
-	tmp          string
-	keep         bool
+	floorSizes []int
+	// floorHeadless are the floor's sizes also measured with headlessVariant.
+	floorHeadless []int
+	whatIf        []whatIf
+	out, jsonOut  string
+	tmp           string
+	keep          bool
 	// fromJSON re-renders the report from saved results instead of measuring.
 	fromJSON string
 }
@@ -102,6 +104,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.unrelated, "unrelated", 10000, "unrelated ConfigMaps, and as many Secrets, for the memory check (0: skip)")
 	fs.IntVar(&cfg.unrelatedAt, "unrelated-at", 100, "the size whose first run does the unrelated-objects check")
 	floorSizes := fs.String("floor-sizes", "100,1000", "sizes at which a bare client, with no operator, makes the same writes (the API server's floor; a fresh control plane each); empty: none")
+	floorHeadless := fs.String("floor-headless-sizes", "1000", "floor sizes also measured with the database, Redis and broker Services headless (a what-if of 2 ClusterIPs per stack instead of 5); empty: none")
 	whatIfs := fs.String("what-if", "", "runs (creation and change) of a variant manager with flags the real one lacks: N:--flag=v,--flag=v;... (empty: none)")
 	fs.StringVar(&cfg.out, "out", "docs/benchmarks.md", "the report: its section \""+reportSection+"\" is replaced (hack/report-section.sh), the rest kept")
 	fs.StringVar(&cfg.jsonOut, "json", "docs/benchmarks.json", "the machine-readable results")
@@ -129,6 +132,11 @@ func parseFlags(args []string) (config, error) {
 	if strings.TrimSpace(*floorSizes) != "" {
 		if cfg.floorSizes, err = ints(*floorSizes); err != nil {
 			return cfg, fmt.Errorf("-floor-sizes: %w", err)
+		}
+	}
+	if strings.TrimSpace(*floorHeadless) != "" {
+		if cfg.floorHeadless, err = ints(*floorHeadless); err != nil {
+			return cfg, fmt.Errorf("-floor-headless-sizes: %w", err)
 		}
 	}
 	if cfg.runs, err = ints(*runs); err != nil {
@@ -245,17 +253,31 @@ func run(cfg config) error {
 	}
 	var floors []*floorResult
 	if len(cfg.floorSizes) > 0 {
-		objs, err := renderFloor(bin, cfg.tmp, samples)
+		objs, err := renderFloor(bin, cfg.tmp, samples, "")
+		if err != nil {
+			return err
+		}
+		headless, err := renderFloor(bin, cfg.tmp, samples, headlessVariant)
 		if err != nil {
 			return err
 		}
 		for _, n := range cfg.floorSizes {
-			res, err := floorRun(ctx, cfg, samples, objs, n)
-			if err != nil {
-				return fmt.Errorf("floor N=%d: %w", n, err)
+			variants := []string{""}
+			if slices.Contains(cfg.floorHeadless, n) {
+				variants = append(variants, headlessVariant)
 			}
-			log.Printf("  floor: creation %.1fs, change %.1fs, errors %v", res.Creation.Timing.TotalSeconds, res.Change.Timing.TotalSeconds, res.Errors)
-			floors = append(floors, res)
+			for _, v := range variants {
+				o := objs
+				if v != "" {
+					o = headless
+				}
+				res, err := floorRun(ctx, cfg, samples, o, n, v)
+				if err != nil {
+					return fmt.Errorf("floor N=%d %s: %w", n, v, err)
+				}
+				log.Printf("  floor %s: creation %.1fs, change %.1fs, errors %v", v, res.Creation.Timing.TotalSeconds, res.Change.Timing.TotalSeconds, res.Errors)
+				floors = append(floors, res)
+			}
 		}
 	}
 	machine.LoadEnd = loadAverage()
