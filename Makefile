@@ -78,7 +78,7 @@ test-stack: ## Run the django-shop sample on loopback (PostgreSQL, 2 Redis, 2 gu
 	WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) -v ./test/stack/
 
 .PHONY: bench
-bench: ## Benchmark the manager on envtest (1, 100, 1000 WebStacks and the bare-client floor; ~26 min on 2 cores) and write its section of docs/benchmarks.md and docs/benchmarks.json.
+bench: ## Benchmark the manager on envtest (1, 100, 1000 WebStacks and the bare-client floor; ~29 min on 2 cores) and write its section of docs/benchmarks.md and docs/benchmarks.json.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-stack

@@ -2,7 +2,7 @@
 // (envtest's kube-apiserver and etcd) and writes docs/benchmarks.md and docs/benchmarks.json.
 // `make bench` runs it from the repository's root:
 //
-//	go run ./hack/bench                                   # the full benchmark (about 26 min on 2 cores)
+//	go run ./hack/bench                                   # the full benchmark (about 29 min on 2 cores)
 //	go run ./hack/bench -sizes 1,10 -runs 1,1 -idle 10s -unrelated 0 -baseline-sizes "" \
 //	    -floor-sizes 10 -out /tmp/bench.md -json /tmp/bench.json   # a quick try
 //
