@@ -245,9 +245,8 @@ func floorPhaseRun(ctx context.Context, cp *controlPlane, n int, start func(done
 			firstErr = err
 		}
 	}
-	t0 := time.Now()
-	api0, etcd0, self0 := cpuSeconds(cp.apiPID), cpuSeconds(cp.etcdPID), cpuSeconds(os.Getpid())
-	busy0, tot0 := machineCPU()
+	start0 := takeSnapshot(cp, 0)
+	t0 := start0.at
 	for w := 0; w < floorWorkers; w++ {
 		wg.Add(1)
 		go func() {
@@ -270,21 +269,15 @@ func floorPhaseRun(ctx context.Context, cp *controlPlane, n int, start func(done
 		}
 	}()
 	wg.Wait()
-	end := time.Now()
-	api1, etcd1, self1 := cpuSeconds(cp.apiPID), cpuSeconds(cp.etcdPID), cpuSeconds(os.Getpid())
-	busy1, tot1 := machineCPU()
+	end := takeSnapshot(cp, 0)
 	if firstErr != nil {
 		return floorPhase{}, firstErr
 	}
 	p := floorPhase{Timing: timings(t0, sent, done)}
 	// The audit log is written as requests complete: give it a moment to catch up.
 	_ = sleep(ctx, time.Second)
-	p.Requests = countRequests(cp.audit.between(t0, end.Add(time.Second)))
-	p.CPU = cpuUse{APIServer: api1 - api0, Etcd: etcd1 - etcd0, Harness: self1 - self0}
-	if tot1 > tot0 {
-		p.CPU.Utilization = (busy1 - busy0) / (tot1 - tot0)
-	}
-	p.CPU.Other = max(0, (busy1-busy0)-p.CPU.APIServer-p.CPU.Etcd-p.CPU.Harness)
+	p.Requests = countRequests(cp.audit.between(t0, end.at.Add(time.Second)))
+	p.CPU = start0.cpuUntil(end)
 	return p, nil
 }
 

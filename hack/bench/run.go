@@ -275,10 +275,24 @@ type snapshot struct {
 	self, busy, tot float64
 }
 
-func (r *runner) snap() snapshot {
-	s := snapshot{at: time.Now(), mgr: r.mgr.cpu(), api: cpuSeconds(r.cp.apiPID), etcd: cpuSeconds(r.cp.etcdPID), self: cpuSeconds(os.Getpid())}
+func (r *runner) snap() snapshot { return takeSnapshot(r.cp, r.mgr.cpu()) }
+
+// takeSnapshot reads the CPU time of the control plane's processes and the harness, with
+// the manager's as given (0 when none runs), and the machine's.
+func takeSnapshot(cp *controlPlane, mgrCPU float64) snapshot {
+	s := snapshot{at: time.Now(), mgr: mgrCPU, api: cpuSeconds(cp.apiPID), etcd: cpuSeconds(cp.etcdPID), self: cpuSeconds(os.Getpid())}
 	s.busy, s.tot = machineCPU()
 	return s
+}
+
+// cpuUntil is the CPU each process, and everything else, used from a to b.
+func (a snapshot) cpuUntil(b snapshot) cpuUse {
+	c := cpuUse{Manager: b.mgr - a.mgr, APIServer: b.api - a.api, Etcd: b.etcd - a.etcd, Harness: b.self - a.self}
+	if b.tot > a.tot {
+		c.Utilization = (b.busy - a.busy) / (b.tot - a.tot)
+	}
+	c.Other = math.Max(0, (b.busy-a.busy)-c.Manager-c.APIServer-c.Etcd-c.Harness)
+	return c
 }
 
 // window measures one phase: requests, reconciles, CPU and memory between begin and end.
@@ -321,12 +335,7 @@ func (r *runner) end(w *window, busyEnd *snapshot) phaseResult {
 		p.ReconcileSeconds = st.reconcileTime - w.state.reconcileTime
 		p.ClientRequests = st.clientRequests - w.state.clientRequests
 	}
-	a, b := w.start, *busyEnd
-	p.CPU = cpuUse{Manager: b.mgr - a.mgr, APIServer: b.api - a.api, Etcd: b.etcd - a.etcd, Harness: b.self - a.self}
-	if b.tot > a.tot {
-		p.CPU.Utilization = (b.busy - a.busy) / (b.tot - a.tot)
-	}
-	p.CPU.Other = math.Max(0, (b.busy-a.busy)-p.CPU.Manager-p.CPU.APIServer-p.CPU.Etcd-p.CPU.Harness)
+	p.CPU = w.start.cpuUntil(*busyEnd)
 	p.PeakRSS = r.mgr.resetPeak()
 	p.RSS, p.HWM = r.mgr.memory()
 	md := memoryDetail(r.mgr.pid)
