@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
 // expandVolumes grows the claims of the StatefulSets when the spec asks for more storage.

@@ -27,9 +27,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/controllers/render"
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
-	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 // WebStackReconciler turns a WebStack into its running stack and keeps it there.

@@ -27,8 +27,8 @@ import (
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers"
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
-	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/testutil"
 )
 

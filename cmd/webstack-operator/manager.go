@@ -16,7 +16,7 @@ import (
 
 	webstackv1alpha1 "github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers"
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/memlimit"
 )
 

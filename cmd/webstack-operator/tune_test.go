@@ -16,7 +16,7 @@ import (
 var updateTune = flag.Bool("update-tune", false, "rewrite the golden files of the tune command")
 
 // The tune test data lives with the tuning package.
-const tuneData = "../../controllers/tuning/testdata"
+const tuneData = "../../internal/stack/tuning/testdata"
 
 func manifestPath(name string) string { return filepath.Join(tuneData, "manifests", name) }
 

@@ -19,9 +19,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/controllers/render"
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
-	"github.com/webstack-dev/webstack-operator/controllers/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/controllers/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
 // TestStack runs the django-shop sample on loopback and checks the stack end to end. It

@@ -1,6 +1,6 @@
 """Settings of the example shop, read from the environment the operator gives the app.
 
-The operator sets (see controllers/resources: AppEnv, WorkerEnv, ConnectionSecret):
+The operator sets (see internal/stack/resources: AppEnv, WorkerEnv, ConnectionSecret):
 
   DATABASE_URL           postgres://app:<password>@<ws>-database.<ns>.svc:5432/app
   REDIS_URL, CACHE_URL   redis://:<password>@<ws>-redis.<ns>.svc:6379/0 (the cache Redis, evicts)

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/controllers/resources"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/test/stack"
 )
 

@@ -1,0 +1,173 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
+)
+
+// PostgresPort is PostgreSQL's port.
+const PostgresPort = 5432
+
+// PostgresSuperuser is the superuser of the official image (POSTGRES_USER's default). It
+// connects only through the local socket inside the pod.
+const PostgresSuperuser = "postgres"
+
+// Default names of the app's role and database (Options.AppRole, Options.AppDatabase).
+const (
+	DefaultAppRole     = "app"
+	DefaultAppDatabase = "app"
+)
+
+// InitSQLPasswordVariable is the psql variable init.sql reads the app role's password from:
+// `psql -v app_password="$APP_PASSWORD" -f init.sql`.
+const InitSQLPasswordVariable = "app_password"
+
+// postgresOwned are the parameters the operator sets and spec.database.parameters may not
+// (the CRD refuses them too).
+var postgresOwned = []string{
+	"listen_addresses", "port", "data_directory", "hba_file", "ident_file", "config_file",
+	"unix_socket_directories", "max_connections", "shared_buffers",
+}
+
+// postgresParameter is a PostgreSQL parameter name, custom ones with dotted parts.
+var postgresParameter = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$`)
+
+// sqlName is a role, database or extension name that needs no quoting.
+var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// parameter is one line of postgresql.conf.
+type parameter struct{ Name, Value string }
+
+// postgresData is postgresql.conf's template input.
+type postgresData struct {
+	header
+	Port                 int
+	MaxConnections       int32
+	SharedBuffers        string
+	EffectiveCacheSize   string
+	WorkMem              string
+	MaintenanceWorkMem   string
+	Parameters           []parameter
+	AppRole, AppDatabase string
+	Superuser            string
+	PasswordVariable     string
+	Extensions           []string
+}
+
+// PostgresConfig renders postgresql.conf: connections and memory from tuning, SSD and WAL
+// defaults, scram-sha-256 passwords, and spec.database.parameters last (they win).
+func PostgresConfig(ws *v1alpha1.WebStack, t tuning.Result) (string, error) {
+	if !ws.Spec.Database.IsEnabled() {
+		return "", errors.New("postgres: the database is disabled")
+	}
+	db := t.Database
+	if db == nil {
+		return "", errors.New("postgres: tuning.Database is nil: pass tuning.For(ws)")
+	}
+	if db.MaxConnections < 1 || db.SharedBuffersMiB < 1 || db.EffectiveCacheSizeMiB < 1 || db.WorkMemMiB < 1 || db.MaintenanceWorkMemMiB < 1 {
+		return "", errors.New("postgres: tuning.Database has a zero connection count or memory size: pass tuning.For(ws)")
+	}
+	data := postgresData{
+		header:             headerOf(ws),
+		Port:               PostgresPort,
+		MaxConnections:     db.MaxConnections,
+		SharedBuffers:      mb(db.SharedBuffersMiB),
+		EffectiveCacheSize: mb(db.EffectiveCacheSizeMiB),
+		WorkMem:            mb(db.WorkMemMiB),
+		MaintenanceWorkMem: mb(db.MaintenanceWorkMemMiB),
+	}
+	names := make([]string, 0, len(ws.Spec.Database.Parameters))
+	for name := range ws.Spec.Database.Parameters {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		field := "spec.database.parameters." + name
+		if !postgresParameter.MatchString(name) || len(name) > 63 {
+			return "", fmt.Errorf("postgres: %s is not a PostgreSQL parameter name", field)
+		}
+		if slices.Contains(postgresOwned, name) {
+			return "", fmt.Errorf("postgres: %s is set by the operator and cannot be overridden", field)
+		}
+		value, err := postgresQuote(string(ws.Spec.Database.Parameters[name]))
+		if err != nil {
+			return "", fmt.Errorf("postgres: %s: %w", field, err)
+		}
+		data.Parameters = append(data.Parameters, parameter{Name: name, Value: value})
+	}
+	return execute(FilePostgres, data)
+}
+
+// PostgresHBA renders pg_hba.conf: the superuser through the pod's local socket only, and
+// the app role to its database over the network with scram-sha-256 only.
+func PostgresHBA(ws *v1alpha1.WebStack, o Options) (string, error) {
+	if !ws.Spec.Database.IsEnabled() {
+		return "", errors.New("postgres: the database is disabled")
+	}
+	data, err := postgresNames(ws, o)
+	if err != nil {
+		return "", err
+	}
+	return execute(FilePgHBA, data)
+}
+
+// PostgresInitSQL renders init.sql, run by the superuser with psql: it creates the app role
+// (password from the psql variable app_password, never from the file) and the app
+// database, and every extension of spec.database.extensions in it. It can run again: an
+// existing role gets the password again, existing databases and extensions stay.
+func PostgresInitSQL(ws *v1alpha1.WebStack, o Options) (string, error) {
+	if !ws.Spec.Database.IsEnabled() {
+		return "", errors.New("postgres: the database is disabled")
+	}
+	data, err := postgresNames(ws, o)
+	if err != nil {
+		return "", err
+	}
+	for i, ext := range ws.Spec.Database.Extensions {
+		if !sqlName.MatchString(ext) {
+			return "", fmt.Errorf("postgres: spec.database.extensions[%d] %q is not an extension name (lowercase letters, digits and '_')", i, ext)
+		}
+		if !slices.Contains(data.Extensions, ext) {
+			data.Extensions = append(data.Extensions, ext)
+		}
+	}
+	return execute(FileInitSQL, data)
+}
+
+// postgresNames is the template input with the role and database names.
+func postgresNames(ws *v1alpha1.WebStack, o Options) (postgresData, error) {
+	o = o.withDefaults()
+	for _, n := range []struct{ field, name string }{{"AppRole", o.AppRole}, {"AppDatabase", o.AppDatabase}} {
+		if !sqlName.MatchString(n.name) || n.name == PostgresSuperuser {
+			return postgresData{}, fmt.Errorf("postgres: Options.%s %q must be lowercase letters, digits and '_', starting with a letter or '_', and not %q", n.field, n.name, PostgresSuperuser)
+		}
+	}
+	return postgresData{
+		header:           headerOf(ws),
+		AppRole:          o.AppRole,
+		AppDatabase:      o.AppDatabase,
+		Superuser:        PostgresSuperuser,
+		PasswordVariable: InitSQLPasswordVariable,
+	}, nil
+}
+
+// mb is a size in MiB as postgresql.conf writes it ("MB" is 1024 kB there).
+func mb(mib int64) string { return strconv.FormatInt(mib, 10) + "MB" }
+
+// postgresQuote quotes a postgresql.conf value: single quotes, with quotes doubled and
+// backslashes escaped (the file's lexer reads backslash escapes inside quotes).
+func postgresQuote(v string) (string, error) {
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return "", errors.New("the value must not contain control characters")
+		}
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(v) + "'", nil
+}

@@ -1,0 +1,184 @@
+package render
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
+	"github.com/webstack-dev/webstack-operator/internal/resp"
+)
+
+// TestRedisConfig checks redis.conf and broker.conf of every spec against tuning.
+func TestRedisConfig(t *testing.T) {
+	for _, name := range specNames() {
+		t.Run(name, func(t *testing.T) {
+			ws := loadSpec(t, name)
+			res := tuning.For(ws)
+			files := renderSpec(t, name, "dns", Options{})
+			check := func(file string, r *tuning.RedisResult) {
+				conf, ok := files[file]
+				if !ok {
+					t.Fatalf("no %s", file)
+				}
+				want := []string{
+					fmt.Sprintf("maxmemory %dmb", r.MaxMemoryMiB),
+					"maxmemory-policy " + r.MaxMemoryPolicy,
+					`dir "/data"`, "port 6379", "bind * -::*",
+				}
+				switch {
+				case r.AppendOnly:
+					want = append(want, `save ""`, "appendonly yes", "appendfsync everysec")
+				case r.Snapshots:
+					want = append(want, "save 3600 1 300 100 60 10000", "appendonly no")
+				default:
+					want = append(want, `save ""`, "appendonly no")
+				}
+				got := lines(conf)
+				for _, w := range want {
+					if !containsLine(got, w) {
+						t.Errorf("%s has no line %q", file, w)
+					}
+				}
+			}
+			if ws.Spec.Redis.IsEnabled() {
+				check(FileRedis, res.Redis)
+			} else if _, ok := files[FileRedis]; ok {
+				t.Errorf("redis disabled, yet %s is rendered", FileRedis)
+			}
+			if ws.Spec.Tasks != nil {
+				check(FileBroker, res.Broker)
+				if !strings.Contains(files[FileBroker], "maxmemory-policy noeviction\n") || !strings.Contains(files[FileBroker], "appendonly yes\n") {
+					t.Error("the broker must never evict and must keep an append-only file")
+				}
+			}
+		})
+	}
+}
+
+// TestRedisPersistenceFromSpec pins the persistence modes to the spec, literally.
+func TestRedisPersistenceFromSpec(t *testing.T) {
+	tests := map[string][]string{
+		"defaults":  {`save ""`, "appendonly no", "maxmemory-policy allkeys-lru"},
+		"redis-rdb": {"save 3600 1 300 100 60 10000", "appendonly no", "maxmemory-policy allkeys-lfu"},
+		"redis-aof": {`save ""`, "appendonly yes", "appendfsync everysec", "maxmemory-policy volatile-ttl"},
+	}
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := lines(renderSpec(t, name, "dns", Options{})[FileRedis])
+			for _, w := range want {
+				if !containsLine(got, w) {
+					t.Errorf("redis.conf has no line %q", w)
+				}
+			}
+		})
+	}
+}
+
+func containsLine(lines []string, line string) bool {
+	for _, l := range lines {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRedisServerRunsTheConfig starts a real redis-server with every spec's redis.conf and
+// broker.conf (password on the command line, as the pod does) and checks through CONFIG GET
+// what it runs with, that it refuses commands without the password, and where it persists.
+func TestRedisServerRunsTheConfig(t *testing.T) {
+	server := daemon(t, "redis-server", "/usr/bin/redis-server")
+	for _, name := range specNames() {
+		ws := loadSpec(t, name)
+		res := tuning.For(ws)
+		type instance struct {
+			file   string
+			result *tuning.RedisResult
+		}
+		var instances []instance
+		if ws.Spec.Redis.IsEnabled() {
+			instances = append(instances, instance{FileRedis, res.Redis})
+		}
+		if ws.Spec.Tasks != nil {
+			instances = append(instances, instance{FileBroker, res.Broker})
+		}
+		for _, in := range instances {
+			t.Run(name+"-"+in.file, func(t *testing.T) {
+				dir := t.TempDir()
+				files, err := Files(ws, res, dnsDiscovery(), Options{RedisDir: dir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				conf := writeFile(t, t.TempDir(), in.file, files[in.file])
+				const password = "pw-with spaces'\"$"
+				port := freePort(t)
+				p := start(t, "redis-server", syscall.SIGTERM, exec.Command(server, conf,
+					"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--requirepass", password))
+				var c *resp.Conn
+				waitFor(t, p, 10*time.Second, "redis-server", func() error {
+					var err error
+					c, err = resp.Dial(loopback(port))
+					return err
+				})
+				defer c.Close()
+
+				if _, err := c.Do("GET", "k"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+					t.Fatalf("GET without AUTH: %v, want NOAUTH", err)
+				}
+				if _, err := c.Do("AUTH", "wrong"); err == nil {
+					t.Fatal("AUTH with a wrong password succeeded")
+				}
+				if _, err := c.Do("AUTH", password); err != nil {
+					t.Fatalf("AUTH: %v", err)
+				}
+				want := map[string]string{
+					"maxmemory":        strconv.FormatInt(in.result.MaxMemoryMiB*1024*1024, 10),
+					"maxmemory-policy": in.result.MaxMemoryPolicy,
+					"appendonly":       "no",
+					"save":             "",
+					"dir":              dir,
+				}
+				if in.result.AppendOnly {
+					want["appendonly"], want["appendfsync"] = "yes", "everysec"
+				}
+				if in.result.Snapshots {
+					want["save"] = "3600 1 300 100 60 10000"
+				}
+				for key, w := range want {
+					v, err := c.Do("CONFIG", "GET", key)
+					if err != nil {
+						t.Fatalf("CONFIG GET %s: %v", key, err)
+					}
+					pair, _ := v.([]any)
+					if len(pair) != 2 || pair[1] != w {
+						t.Errorf("CONFIG GET %s = %v, want %q", key, v, w)
+					}
+				}
+
+				// Persistence: the append-only file appears with AOF; SAVE writes the RDB file.
+				if _, err := c.Do("SET", "k", "v"); err != nil {
+					t.Fatal(err)
+				}
+				_, aofErr := os.Stat(filepath.Join(dir, "appendonlydir"))
+				if (aofErr == nil) != in.result.AppendOnly {
+					t.Errorf("appendonlydir in the data dir: %v, append-only file on: %t", aofErr, in.result.AppendOnly)
+				}
+				if in.result.Snapshots {
+					if _, err := c.Do("SAVE"); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := os.Stat(filepath.Join(dir, "dump.rdb")); err != nil {
+						t.Errorf("SAVE wrote no dump.rdb into the data dir: %v", err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,145 @@
+package resources
+
+import (
+	"path"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
+)
+
+const (
+	portRedis = "redis"
+	// redisPasswordEnv holds the password; the kubelet expands $(REDIS_PASSWORD) in the
+	// arguments (Redis hides its arguments from the process title once started).
+	redisPasswordEnv = "REDIS_PASSWORD"
+	// redisGraceSeconds lets Redis write its snapshot or flush its append-only file on
+	// SIGTERM.
+	redisGraceSeconds = 60
+)
+
+// redisObjects are the cache Redis' ConfigMap, Service and a Deployment with an emptyDir
+// (persistence None) or a StatefulSet with a volume claim (RDB, AOF; the claim is deleted
+// with the StatefulSet: it only holds a cache).
+func redisObjects(in Inputs) ([]Object, error) {
+	ws := in.WebStack
+	conf, err := file(in.Configs, render.FileRedis)
+	if err != nil {
+		return nil, missing("redis", err)
+	}
+	hash := ConfigHash(render.FileRedis, conf)
+	objs := []Object{RedisConfigMap(ws, conf), RedisService(ws)}
+	if persistent(&ws.Spec.Redis) {
+		objs = append(objs, RedisStatefulSet(ws, hash))
+	} else {
+		objs = append(objs, RedisDeployment(ws, hash))
+	}
+	return objs, nil
+}
+
+// RedisConfigMap holds the cache Redis' redis.conf.
+func RedisConfigMap(ws *v1alpha1.WebStack, redisConf string) *corev1.ConfigMap {
+	return configMap(ws, RedisConfigName(ws), ComponentRedis, map[string]string{render.FileRedis: redisConf})
+}
+
+// RedisDeployment is the cache Redis without persistence: one pod, data on an emptyDir.
+// cfgHash is ConfigHash of redis.conf.
+func RedisDeployment(ws *v1alpha1.WebStack, cfgHash string) *appsv1.Deployment {
+	r := &ws.Spec.Redis
+	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis), emptyDir(dataVolume)}
+	c := redisContainer(r.Image, RedisCredentialsName(ws), tuning.ContainerResources(tuning.Redis, r.Resources))
+	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
+	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	return deployment(ws, RedisName(ws), ComponentRedis, ptr(int32(1)), appsv1.DeploymentStrategy{}, template)
+}
+
+// RedisStatefulSet is the cache Redis with persistence RDB or AOF: one pod, data on a
+// volume claim of redis.storage. cfgHash is ConfigHash of redis.conf.
+func RedisStatefulSet(ws *v1alpha1.WebStack, cfgHash string) *appsv1.StatefulSet {
+	r := &ws.Spec.Redis
+	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis)}
+	c := redisContainer(r.Image, RedisCredentialsName(ws), tuning.ContainerResources(tuning.Redis, r.Resources))
+	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
+	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	return statefulSet(ws, RedisName(ws), ComponentRedis, RedisName(ws), storageOf(r), template)
+}
+
+// RedisService is the cache Redis' ClusterIP Service.
+func RedisService(ws *v1alpha1.WebStack) *corev1.Service {
+	return service(ws, RedisName(ws), ComponentRedis, false, servicePort(portRedis, render.RedisPort, portRedis))
+}
+
+// brokerObjects are the broker's ConfigMap, StatefulSet and Service.
+func brokerObjects(in Inputs) ([]Object, error) {
+	ws := in.WebStack
+	conf, err := file(in.Configs, render.FileBroker)
+	if err != nil {
+		return nil, missing("broker", err)
+	}
+	return []Object{
+		BrokerConfigMap(ws, conf),
+		BrokerStatefulSet(ws, ConfigHash(render.FileBroker, conf)),
+		BrokerService(ws),
+	}, nil
+}
+
+// BrokerConfigMap holds broker.conf.
+func BrokerConfigMap(ws *v1alpha1.WebStack, brokerConf string) *corev1.ConfigMap {
+	return configMap(ws, BrokerConfigName(ws), ComponentBroker, map[string]string{render.FileBroker: brokerConf})
+}
+
+// BrokerStatefulSet is the task broker: one Redis pod whose append-only file is on a volume
+// claim of tasks.broker.storage, kept or deleted with the StatefulSet as
+// database.deletionPolicy says (queued tasks are data). cfgHash is ConfigHash of
+// broker.conf. Call it only with tasks.
+func BrokerStatefulSet(ws *v1alpha1.WebStack, cfgHash string) *appsv1.StatefulSet {
+	b := &ws.Spec.Tasks.Broker
+	volumes := []corev1.Volume{redisConfigVolume(BrokerConfigName(ws), render.FileBroker)}
+	c := redisContainer(b.Image, BrokerCredentialsName(ws), tuning.ContainerResources(tuning.Broker, b.Resources))
+	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
+	template := podTemplate(ws, ComponentBroker, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	return statefulSet(ws, BrokerName(ws), ComponentBroker, BrokerName(ws), b.Storage, template)
+}
+
+// BrokerService is the broker's ClusterIP Service.
+func BrokerService(ws *v1alpha1.WebStack) *corev1.Service {
+	return service(ws, BrokerName(ws), ComponentBroker, false, servicePort(portRedis, render.RedisPort, portRedis))
+}
+
+// redisConfigVolume is ConfigMap cm with its key as redis.conf, mounted at
+// /etc/redis (so that the cache Redis and the broker start alike).
+func redisConfigVolume(cm, key string) corev1.Volume {
+	return configMapVolume("config", cm, corev1.KeyToPath{Key: key, Path: path.Base(render.RedisConfigPath)})
+}
+
+// redisContainer runs `redis-server /etc/redis/redis.conf --requirepass $(REDIS_PASSWORD)`
+// with the "config" volume (redisConfigVolume) and its data on the "data" volume
+// (render.RedisDataDir, the directory redis.conf names). REDISCLI_AUTH lets the probes'
+// redis-cli authenticate without the password on its command line. Readiness needs a PONG
+// (not ready while loading the data set); liveness only needs the port, so a long load is
+// never killed.
+func redisContainer(image, credentials string, resources corev1.ResourceRequirements) corev1.Container {
+	return corev1.Container{
+		Name:    "redis",
+		Image:   image,
+		Command: []string{"redis-server"},
+		Args:    []string{render.RedisConfigPath, "--requirepass", "$(" + redisPasswordEnv + ")"},
+		Ports:   []corev1.ContainerPort{tcpPort(portRedis, render.RedisPort)},
+		Env: []corev1.EnvVar{
+			secretEnv(redisPasswordEnv, credentials, PasswordKey),
+			secretEnv("REDISCLI_AUTH", credentials, PasswordKey),
+		},
+		Resources: resources,
+		ReadinessProbe: execProbe([]string{"sh", "-c", `test "$(redis-cli -p ` + strconv.Itoa(render.RedisPort) + ` ping)" = PONG`},
+			timing{period: 5, timeout: 3, failures: 3}),
+		LivenessProbe: tcpProbe(portRedis, timing{period: 10, timeout: 5, failures: 6}),
+		VolumeMounts: []corev1.VolumeMount{
+			readOnlyMount("config", path.Dir(render.RedisConfigPath)),
+			mount(dataVolume, render.RedisDataDir),
+		},
+	}
+}

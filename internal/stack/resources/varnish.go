@@ -1,0 +1,104 @@
+package resources
+
+import (
+	"path"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
+)
+
+const (
+	// varnishWorkDir holds varnishd's working directory (-n defaults to a directory in it):
+	// the shared memory log and the compiled VCL, which varnishd loads with dlopen, so the
+	// volume must allow exec (an emptyDir does).
+	varnishWorkDir = "/var/lib/varnish"
+	// varnishGraceSeconds: varnishd exits promptly on SIGTERM.
+	varnishGraceSeconds = 30
+)
+
+// cacheObjects are Varnish's ConfigMap, Deployment, Service (for the app's PURGE and BAN),
+// headless Service (HAProxy hashes URLs over its pods) and PodDisruptionBudget (with more
+// than one replica).
+func cacheObjects(in Inputs) ([]Object, error) {
+	ws := in.WebStack
+	vcl, err := file(in.Configs, render.FileVCL)
+	if err != nil {
+		return nil, missing("cache", err)
+	}
+	argsFile, err := file(in.Configs, render.FileVarnishArgs)
+	if err != nil {
+		return nil, missing("cache", err)
+	}
+	hash := ConfigHash(render.FileVCL, vcl, render.FileVarnishArgs, argsFile)
+	objs := []Object{
+		VarnishConfigMap(ws, vcl),
+		VarnishDeployment(ws, in.Tuning, VarnishArgs(argsFile), hash),
+		VarnishHeadlessService(ws),
+	}
+	if ws.Spec.Cache.Replicas > 1 {
+		objs = append(objs, PodDisruptionBudget(ws, CacheName(ws), ComponentCache))
+	}
+	return objs, nil
+}
+
+// VarnishArgs are varnishd's arguments from the rendered varnishd.args: one per line, empty
+// lines skipped.
+func VarnishArgs(argsFile string) []string {
+	var args []string
+	for _, line := range strings.Split(argsFile, "\n") {
+		if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" {
+			args = append(args, line)
+		}
+	}
+	return args
+}
+
+// VarnishConfigMap holds default.vcl.
+func VarnishConfigMap(ws *v1alpha1.WebStack, vcl string) *corev1.ConfigMap {
+	return configMap(ws, CacheConfigName(ws), ComponentCache, map[string]string{render.FileVCL: vcl})
+}
+
+// VarnishDeployment runs `varnishd <args>` (args from VarnishArgs, which hold -F for the
+// foreground and -f for the VCL mounted from the ConfigMap) on cache.replicas pods spread
+// over nodes. Probes ask Varnish's own health path, answered without the app. cfgHash is
+// ConfigHash of default.vcl and varnishd.args.
+func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cfgHash string) *appsv1.Deployment {
+	c := &ws.Spec.Cache
+	container := corev1.Container{
+		Name:           "varnish",
+		Image:          c.Image,
+		Command:        []string{"varnishd"},
+		Args:           args,
+		Ports:          []corev1.ContainerPort{tcpPort(portHTTP, render.VarnishPort)},
+		Resources:      tuning.ContainerResources(tuning.Cache, c.Resources),
+		ReadinessProbe: httpProbe(render.VarnishHealthPath, portHTTP, timing{period: 5, timeout: 2, failures: 2}),
+		LivenessProbe:  httpProbe(render.VarnishHealthPath, portHTTP, timing{period: 10, timeout: 5, failures: 3}),
+		VolumeMounts: []corev1.VolumeMount{
+			readOnlyMount("config", path.Dir(render.VarnishVCLPath)),
+			mount("workdir", varnishWorkDir),
+			mount(tmpVolume, tmpPath),
+		},
+	}
+	volumes := []corev1.Volume{
+		configMapVolume("config", CacheConfigName(ws)),
+		emptyDir("workdir"),
+		emptyDir(tmpVolume),
+	}
+	spec := podSpec(VarnishUID, VarnishUID, varnishGraceSeconds, volumes, container)
+	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentCache)
+	template := podTemplate(ws, ComponentCache, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	return deployment(ws, CacheName(ws), ComponentCache, ptr(c.Replicas), surgeFirst(), template)
+}
+
+// VarnishHeadlessService publishes the ready Varnish pods' addresses for HAProxy's
+// server-template, which hashes each URL to one of them, and for the app's PURGE, which must
+// reach every replica (VARNISH_URL). The cache has no ClusterIP Service: a PURGE through one
+// would reach a single replica.
+func VarnishHeadlessService(ws *v1alpha1.WebStack) *corev1.Service {
+	return service(ws, CacheHeadlessName(ws), ComponentCache, true, servicePort(portHTTP, render.VarnishPort, portHTTP))
+}
