@@ -7,81 +7,42 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
-// observe reads every workload of the spec from the cache into the scope's observation.
+// observe reads every workload of the plan's components from the cache into the scope's
+// observation.
 func (r *WebStackReconciler) observe(ctx context.Context, s *scope) {
-	ws := s.ws
-	ns := ws.Namespace
-	dep := func(name string) workload {
-		if d, ok := s.applied["Deployment/"+name].(*appsv1.Deployment); ok {
-			return deploymentWorkload(d)
+	ns := s.ws.Namespace
+	read := func(w stack.Workload) workload {
+		switch w.Kind {
+		case "StatefulSet":
+			if st, ok := s.applied["StatefulSet/"+w.Name].(*appsv1.StatefulSet); ok {
+				return statefulSetWorkload(st)
+			}
+			return r.statefulSet(ctx, ns, w.Name)
+		default:
+			if d, ok := s.applied["Deployment/"+w.Name].(*appsv1.Deployment); ok {
+				return deploymentWorkload(d)
+			}
+			return r.deployment(ctx, ns, w.Name)
 		}
-		return r.deployment(ctx, ns, name)
 	}
-	sts := func(name string) workload {
-		if st, ok := s.applied["StatefulSet/"+name].(*appsv1.StatefulSet); ok {
-			return statefulSetWorkload(st)
+	comps := make([]component, 0, len(s.plan.Components))
+	for _, c := range s.plan.Components {
+		if c.DisabledBy != "" {
+			comps = append(comps, component{condition: c.Condition, disabledBy: c.DisabledBy})
+			continue
 		}
-		return r.statefulSet(ctx, ns, name)
-	}
-
-	var db, redis, app, cache, lb workload
-	var tasks []workload
-	comps := []component{}
-
-	if ws.Spec.Database.IsEnabled() {
-		db = sts(resources.DatabaseName(ws))
-		comps = append(comps, component{condition: v1alpha1.ConditionDatabaseReady, enabled: true, workloads: []workload{db}})
-		s.obs.replicas.Database = replicaStatus(db)
-	} else {
-		comps = append(comps, component{condition: v1alpha1.ConditionDatabaseReady, disabledBy: "database.enabled: false"})
-	}
-
-	if ws.Spec.Redis.IsEnabled() {
-		if ws.Spec.Redis.Persistence == v1alpha1.PersistenceNone {
-			redis = dep(resources.RedisName(ws))
-		} else {
-			redis = sts(resources.RedisName(ws))
+		seen := make([]workload, 0, len(c.Workloads))
+		for _, w := range c.Workloads {
+			o := read(w)
+			seen = append(seen, o)
+			setReplicas(&s.obs.replicas, w.Component, replicaStatus(o))
 		}
-		comps = append(comps, component{condition: v1alpha1.ConditionRedisReady, enabled: true, workloads: []workload{redis}})
-		s.obs.replicas.Redis = replicaStatus(redis)
-	} else {
-		comps = append(comps, component{condition: v1alpha1.ConditionRedisReady, disabledBy: "redis.enabled: false"})
+		comps = append(comps, component{condition: c.Condition, enabled: true, workloads: seen})
 	}
-
-	app = dep(resources.AppName(ws))
-	comps = append(comps, component{condition: v1alpha1.ConditionAppReady, enabled: true, workloads: []workload{app}})
-	s.obs.replicas.App = replicaStatus(app)
-
-	if ws.Spec.Tasks != nil {
-		worker, broker := dep(resources.TasksName(ws)), sts(resources.BrokerName(ws))
-		tasks = []workload{worker, broker}
-		s.obs.replicas.Tasks = replicaStatus(worker)
-		s.obs.replicas.Broker = replicaStatus(broker)
-		if ws.Spec.Tasks.Beat {
-			beat := dep(resources.BeatName(ws))
-			tasks = append(tasks, beat)
-			s.obs.replicas.Beat = replicaStatus(beat)
-		}
-		comps = append(comps, component{condition: v1alpha1.ConditionTasksReady, enabled: true, workloads: tasks})
-	} else {
-		comps = append(comps, component{condition: v1alpha1.ConditionTasksReady, disabledBy: "spec.tasks being absent"})
-	}
-
-	if ws.Spec.Cache.IsEnabled() {
-		cache = dep(resources.CacheName(ws))
-		comps = append(comps, component{condition: v1alpha1.ConditionCacheReady, enabled: true, workloads: []workload{cache}})
-		s.obs.replicas.Cache = replicaStatus(cache)
-	} else {
-		comps = append(comps, component{condition: v1alpha1.ConditionCacheReady, disabledBy: "cache.enabled: false"})
-	}
-
-	lb = dep(resources.LoadBalancerName(ws))
-	comps = append(comps, component{condition: v1alpha1.ConditionLoadBalancerReady, enabled: true, workloads: []workload{lb}})
-	s.obs.replicas.LoadBalancer = replicaStatus(lb)
-
 	s.obs.components = comps
 }
 
@@ -121,4 +82,26 @@ func observed(name string, replicas *int32, ready, updated int32, current bool) 
 		desired = *replicas
 	}
 	return workload{name: name, exists: true, desired: desired, ready: ready, updated: updated, current: current}
+}
+
+// setReplicas puts a workload's replicas at its component's place in status.components.
+func setReplicas(cs *v1alpha1.ComponentsStatus, component string, st *v1alpha1.ComponentStatus) {
+	switch component {
+	case resources.ComponentApp:
+		cs.App = st
+	case resources.ComponentTasks:
+		cs.Tasks = st
+	case resources.ComponentBeat:
+		cs.Beat = st
+	case resources.ComponentBroker:
+		cs.Broker = st
+	case resources.ComponentRedis:
+		cs.Redis = st
+	case resources.ComponentDatabase:
+		cs.Database = st
+	case resources.ComponentCache:
+		cs.Cache = st
+	case resources.ComponentLoadBalancer:
+		cs.LoadBalancer = st
+	}
 }

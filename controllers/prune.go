@@ -65,7 +65,7 @@ func controllerUID(obj client.Object) []string {
 // and volume claims are never owned, so they are never pruned.
 func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error {
 	keep := map[string]bool{}
-	for _, o := range s.desired {
+	for _, o := range s.plan.Objects {
 		keep[o.GetObjectKind().GroupVersionKind().Kind+"/"+o.GetName()] = true
 	}
 	for _, k := range managedKinds() {

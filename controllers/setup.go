@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
@@ -53,7 +54,7 @@ type Options struct {
 // Setup registers the WebStack reconciler with the manager.
 func Setup(mgr ctrl.Manager, o Options) error {
 	if o.ClusterDomain == "" {
-		o.ClusterDomain = resources.DefaultClusterDomain
+		o.ClusterDomain = stack.DefaultClusterDomain
 	}
 	r := &WebStackReconciler{
 		Client:        mgr.GetClient(),

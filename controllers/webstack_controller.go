@@ -27,9 +27,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 // WebStackReconciler turns a WebStack into its running stack and keeps it there.
@@ -56,13 +55,12 @@ type WebStackReconciler struct {
 // scope is what the phases of one reconcile share.
 type scope struct {
 	ws          *v1alpha1.WebStack
-	tuning      tuning.Result
-	configs     map[string]string
 	credentials resources.Credentials
-	// appImage is the image app and task pods run now; "" while the first migration runs
-	// (the app is not created before its database schema exists).
-	appImage string
-	desired  []resources.Object
+	// gate is the migration gate's decision: which image the app pods may run, and whether
+	// the migration Job must be created.
+	gate migrationGate
+	// plan is everything the stack needs, built once per reconcile (stack.Build).
+	plan *stack.Plan
 	// applied holds the workloads (Deployments, StatefulSets) this reconcile created or
 	// updated, as the API server returned them, by "Kind/name": fresher than the cache.
 	applied map[string]client.Object
@@ -104,22 +102,26 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 
 	s := &scope{ws: ws, recorder: r.Recorder}
-	s.tuning = tuning.For(ws)
 	s.obs.generation = ws.Generation
-	s.obs.warnings = s.tuning.Warnings
-	s.obs.budgetShort = s.tuning.Database != nil && s.tuning.Database.BelowBudget()
-	tuningStatus := s.tuning.Status()
-	s.obs.tuning = &tuningStatus
 	s.obs.endpoint = fmt.Sprintf("http://%s.%s.svc:%d", resources.LoadBalancerName(ws), ws.Namespace, ws.Spec.LoadBalancer.Service.Port)
 	s.obs.connectionSecret = resources.ConnectionSecretName(ws)
 
 	var err error
-	for _, p := range []phase{r.renderConfigs, r.ensureCredentials, r.gateMigration, r.applyChildren, r.pruneChildren, r.expandVolumes} {
+	for _, p := range []phase{r.ensureCredentials, r.gateMigration, r.buildPlan, r.startMigration, r.applyChildren, r.pruneChildren, r.expandVolumes} {
 		if err = p(ctx, s); err != nil {
 			s.obs.applyErr = err
 			break
 		}
 	}
+	if s.plan == nil {
+		// A phase before the plan failed: the plan still gives the numbers and components
+		// for status (Build returns them whatever else fails).
+		s.plan, _ = stack.Build(ws, r.planOptions(s))
+	}
+	s.obs.warnings = s.plan.Tuning.Warnings
+	s.obs.budgetShort = s.plan.Tuning.Database != nil && s.plan.Tuning.Database.BelowBudget()
+	tuningStatus := s.plan.Tuning.Status()
+	s.obs.tuning = &tuningStatus
 	s.changes.announce(s)
 	r.observe(ctx, s)
 
@@ -170,32 +172,28 @@ func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
 	}
 }
 
-// renderConfigs renders every config file for in-cluster DNS discovery.
-func (r *WebStackReconciler) renderConfigs(_ context.Context, s *scope) error {
-	files, err := render.Files(s.ws, s.tuning, resources.Discovery(s.ws, r.ClusterDomain), render.Options{})
-	if err != nil {
-		return fmt.Errorf("rendering configs: %w", err)
+// planOptions are the plan's inputs that come from the cluster: its DNS domain, the
+// credentials read so far and the migration gate's decision.
+func (r *WebStackReconciler) planOptions(s *scope) stack.Options {
+	return stack.Options{
+		ClusterDomain: r.ClusterDomain,
+		Credentials:   s.credentials,
+		AppImage:      s.gate.appImage,
+		WithoutApp:    s.gate.withoutApp,
 	}
-	s.configs = files
-	return nil
 }
 
-// applyChildren builds the desired children and applies each, skipping unchanged ones.
+// buildPlan builds everything the stack needs (pure) from the spec, the credentials and the
+// migration gate's decision.
+func (r *WebStackReconciler) buildPlan(_ context.Context, s *scope) error {
+	plan, err := stack.Build(s.ws, r.planOptions(s))
+	s.plan = plan
+	return err
+}
+
+// applyChildren applies each child of the plan, skipping unchanged ones.
 func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error {
-	desired, err := resources.Desired(resources.Inputs{
-		WebStack:    s.ws,
-		Tuning:      s.tuning,
-		Configs:     s.configs,
-		Credentials: s.credentials,
-		AppImage:    s.appImage,
-	})
-	if err != nil {
-		return fmt.Errorf("building children: %w", err)
-	}
-	if s.appImage == "" {
-		desired = withoutAppWorkloads(desired)
-	}
-	s.desired = desired
+	desired := s.plan.Objects
 	a := &applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own, verified: r.verified}
 	defer func() { s.requeue = a.missed }()
 	for _, obj := range desired {
@@ -255,23 +253,6 @@ func (c *changes) recordApply(obj resources.Object, result applyResult) {
 	case result == updated && (kind == "Deployment" || kind == "StatefulSet"):
 		c.rolled = append(c.rolled, kind+" "+obj.GetName())
 	}
-}
-
-// withoutAppWorkloads drops the app and task workloads (and the app's autoscaler): they are
-// not created before the first migration of a new stack has succeeded.
-func withoutAppWorkloads(objs []resources.Object) []resources.Object {
-	out := objs[:0:0]
-	for _, o := range objs {
-		switch o.(type) {
-		case *appsv1.Deployment, *autoscalingv2.HorizontalPodAutoscaler:
-			switch o.GetLabels()[resources.ComponentLabel] {
-			case resources.ComponentApp, resources.ComponentTasks, resources.ComponentBeat:
-				continue
-			}
-		}
-		out = append(out, o)
-	}
-	return out
 }
 
 // SetupWithManager watches WebStacks and every kind of child.

@@ -16,8 +16,8 @@ import (
 
 	webstackv1alpha1 "github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/controllers"
-	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/memlimit"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 )
 
 // managerOptions are the manager's command-line flags.
@@ -41,7 +41,7 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to; 0 disables them")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader so that only one replica of the manager reconciles at a time")
 	fs.BoolVar(&o.skipUnchanged, "skip-unchanged", true, "skip server-side applies of children whose live object already matches; false only to measure the cost of not skipping")
-	fs.StringVar(&o.clusterDomain, "cluster-domain", resources.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
+	fs.StringVar(&o.clusterDomain, "cluster-domain", stack.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "WebStacks reconciled at once (one WebStack is never reconciled twice at the same time)")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of the pprof endpoint; 0 disables it")
 	o.zap.BindFlags(fs)

@@ -13,10 +13,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
-	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 
 const renderUsage = `Usage: webstack-operator render -f FILE [--configs DIR [static discovery flags]]
@@ -121,13 +121,16 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 	if o.configs == "" {
 		return printObjects(ws, o.clusterDomain, stdout)
 	}
-	opts := render.Options{RedisDir: o.redisDir}
-	var d render.Discovery
+	opts := stack.Options{
+		ClusterDomain: o.clusterDomain,
+		Render:        render.Options{RedisDir: o.redisDir, BrokerDir: o.redisDir},
+		Credentials:   placeholderCredentials,
+	}
 	if o.static() && ws.Spec.Cache.IsEnabled() && (o.cacheServers == "" || o.appListener == "") {
 		return errors.New("static discovery with the cache enabled needs --cache-servers and --app-listener as well as --app-servers")
 	}
 	if o.static() {
-		d.Static = &render.StaticDiscovery{
+		opts.Static = &render.StaticDiscovery{
 			AppServers:   splitList(o.appServers),
 			CacheServers: splitList(o.cacheServers),
 			AppListener:  o.appListener,
@@ -140,43 +143,40 @@ func runRender(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		opts.VCLPath = vcl
-	} else {
-		d = resources.Discovery(ws, o.clusterDomain)
+		opts.Render.VCLPath = vcl
 	}
-	files, err := render.Files(ws, tuning.For(ws), d, opts)
+	plan, err := stack.Build(ws, opts)
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.file, err)
 	}
-	return writeConfigs(o.configs, files, stdout)
+	return writeConfigs(o.configs, plan.Configs.Files(), stdout)
 }
 
 // generatedPassword stands in for every password the operator generates with crypto/rand.
 const generatedPassword = "GENERATED_PASSWORD"
 
+// placeholderCredentials are generatedPassword for every password.
+var placeholderCredentials = resources.Credentials{
+	DatabaseSuperuser: generatedPassword, DatabaseApp: generatedPassword, Redis: generatedPassword, Broker: generatedPassword,
+}
+
 // printObjects writes every child the controller would create for ws as YAML documents:
 // the desired children, the credential Secrets and, with app.migration, the migration Job.
 func printObjects(ws *v1alpha1.WebStack, clusterDomain string, stdout io.Writer) error {
-	t := tuning.For(ws)
-	files, err := render.Files(ws, t, resources.Discovery(ws, clusterDomain), render.Options{})
-	if err != nil {
-		return fmt.Errorf("rendering configs: %w", err)
-	}
-	creds := resources.Credentials{DatabaseSuperuser: generatedPassword, DatabaseApp: generatedPassword, Redis: generatedPassword, Broker: generatedPassword}
-	in := resources.Inputs{WebStack: ws, Tuning: t, Configs: files, Credentials: creds, AppImage: ws.Spec.App.Image}
-	objs, err := resources.Desired(in)
+	plan, err := stack.Build(ws, stack.Options{ClusterDomain: clusterDomain, Credentials: placeholderCredentials})
 	if err != nil {
 		return err
 	}
-	for _, c := range resources.CredentialSecrets(ws) {
+	objs := plan.Objects
+	for _, c := range plan.Credentials {
 		data := map[string][]byte{}
 		for _, k := range c.Keys {
 			data[k] = []byte(generatedPassword)
 		}
 		objs = append(objs, resources.CredentialSecret(ws, c.Name, data))
 	}
-	if ws.Spec.App.Migration != nil {
-		objs = append(objs, resources.MigrationJob(in, ws.Spec.App.Image))
+	if plan.MigrationJob != nil {
+		objs = append(objs, plan.MigrationJob)
 	}
 	for _, obj := range objs {
 		if sec, ok := obj.(*corev1.Secret); ok {

@@ -7,8 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // renderCmd runs `webstack-operator render ARGS` as the binary would.

@@ -11,8 +11,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 const tuneUsage = `Usage: webstack-operator tune -f FILE [-o table|json|yaml]
@@ -53,7 +54,13 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := tuning.For(ws)
+	// The plan holds the numbers even when the configs would not render; that error is
+	// returned after them.
+	plan, buildErr := stack.Build(ws, stack.Options{Credentials: placeholderCredentials})
+	if plan == nil {
+		return buildErr
+	}
+	r := plan.Tuning
 
 	switch *output {
 	case "json":
@@ -61,17 +68,24 @@ func runTune(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("encoding JSON: %w", err)
 		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
+		if _, err = fmt.Fprintf(stdout, "%s\n", b); err != nil {
+			return err
+		}
+		return buildErr
 	case "yaml":
 		b, err := yaml.Marshal(tuningDocument{Tuning: r.Status()})
 		if err != nil {
 			return fmt.Errorf("encoding YAML: %w", err)
 		}
-		_, err = stdout.Write(b)
+		if _, err = stdout.Write(b); err != nil {
+			return err
+		}
+		return buildErr
+	}
+	if err := writeTable(stdout, r); err != nil {
 		return err
 	}
-	return writeTable(stdout, r)
+	return buildErr
 }
 
 // tuningDocument is what -o json and -o yaml print: status.tuning under its own key.

@@ -11,18 +11,21 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
-	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 
 // Where Debian (hack/install-deps.sh) installs what the stack runs.
@@ -76,10 +79,13 @@ type Options struct {
 // Stack is every process of one WebStack on loopback, started from the configs the operator
 // renders for it (static discovery) and the environment it gives the app.
 type Stack struct {
-	WS     *v1alpha1.WebStack
+	WS *v1alpha1.WebStack
+	// Plan is the operator's plan for WS with static discovery on loopback: its tuning, its
+	// configs (the cache Redis and the broker each with its own data dir) and the objects
+	// whose commands and environment the processes get.
+	Plan *stack.Plan
+	// Tuning is Plan.Tuning.
 	Tuning tuning.Result
-	// Files are the rendered configs (broker.conf rendered with its own data dir).
-	Files map[string]string
 	// Dir holds the configs, data and logs/<process>.log.
 	Dir string
 
@@ -133,7 +139,6 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if !ws.Spec.Cache.IsEnabled() || !ws.Spec.Redis.IsEnabled() || !ws.Spec.Database.IsEnabled() || ws.Spec.Tasks == nil || ws.Spec.App.Migration == nil {
 		return nil, fmt.Errorf("%s: the stack needs the cache, the cache Redis, the database, tasks and app.migration", o.Manifest)
 	}
-	s.Tuning = tuning.For(ws)
 
 	if s.Dir, err = os.MkdirTemp("", "webstack-stack-"); err != nil {
 		return nil, err
@@ -166,11 +171,19 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		appAddrs = append(appAddrs, loopback(ports[7+i]))
 	}
 
-	if err := s.render(appAddrs); err != nil {
+	creds := resources.Credentials{DatabaseSuperuser: password(), DatabaseApp: password(), Redis: password(), Broker: password()}
+	if err := s.build(appAddrs, creds); err != nil {
 		return s, err
 	}
-	creds := resources.Credentials{DatabaseSuperuser: password(), DatabaseApp: password(), Redis: password(), Broker: password()}
-	conn, err := resources.ConnectionSecret(ws, creds)
+	conn, err := planned[*corev1.Secret](s.Plan, resources.ConnectionSecretName(ws))
+	if err != nil {
+		return s, err
+	}
+	app, err := planned[*appsv1.Deployment](s.Plan, resources.AppName(ws))
+	if err != nil {
+		return s, err
+	}
+	worker, err := planned[*appsv1.Deployment](s.Plan, resources.TasksName(ws))
 	if err != nil {
 		return s, err
 	}
@@ -190,10 +203,10 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	// The connection Secret as the operator writes it, with each Service's host:port
 	// replaced by the loopback address of the process that stands in for it.
 	local := map[string]string{
-		resources.DatabaseURLKey: loopback(s.pgPort),
-		resources.RedisURLKey:    s.Cache.Process.Addr,
-		resources.CacheURLKey:    s.Cache.Process.Addr,
-		resources.BrokerURLKey:   s.Broker.Process.Addr,
+		resources.DatabaseURLKey:   loopback(s.pgPort),
+		resources.RedisURLKey:      s.Cache.Process.Addr,
+		resources.RedisCacheURLKey: s.Cache.Process.Addr,
+		resources.BrokerURLKey:     s.Broker.Process.Addr,
 	}
 	var connEnv []string
 	for key, addr := range local {
@@ -224,8 +237,8 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"SHOP_PUBLIC_HOSTS=" + s.Frontend,
 		"SHOP_VARNISH_URLS=http://" + s.Varnish,
 	}
-	s.appEnv = concat(base, envOf(resources.AppEnv(ws, s.Tuning)), connEnv, overrides)
-	s.workEnv = concat(base, envOf(resources.WorkerEnv(ws)), connEnv, overrides)
+	s.appEnv = concat(base, envOf(app.Spec.Template.Spec.Containers[0].Env), connEnv, overrides)
+	s.workEnv = concat(base, envOf(worker.Spec.Template.Spec.Containers[0].Env), connEnv, overrides)
 
 	s.mark("migrate")
 	if _, err := s.run(ctx, 3*time.Minute, ws.Spec.App.Migration.Command); err != nil {
@@ -292,30 +305,31 @@ func (s *Stack) mark(step string) {
 	s.logf("stack: %s", line)
 }
 
-// render renders every config with static discovery. The cache Redis and the broker get
-// separate data dirs (Options.RedisDir is shared by both files), so it renders twice.
-func (s *Stack) render(appAddrs []string) error {
-	d := render.Discovery{Static: &render.StaticDiscovery{
-		AppServers:   appAddrs,
-		CacheServers: []string{s.Varnish},
-		AppListener:  s.AppListener,
-		Frontend:     s.Frontend,
-		Stats:        s.Stats,
-		Varnish:      s.Varnish,
-	}}
-	opts := render.Options{VCLPath: filepath.Join(s.Dir, render.FileVCL), RedisDir: filepath.Join(s.Dir, "redis")}
-	files, err := render.Files(s.WS, s.Tuning, d, opts)
+// build builds the operator's plan with static discovery pointing at the loopback
+// processes, and writes the configs into Dir (the cache Redis and the broker each get a data
+// dir of their own).
+func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
+	plan, err := stack.Build(s.WS, stack.Options{
+		Static: &render.StaticDiscovery{
+			AppServers:   appAddrs,
+			CacheServers: []string{s.Varnish},
+			AppListener:  s.AppListener,
+			Frontend:     s.Frontend,
+			Stats:        s.Stats,
+			Varnish:      s.Varnish,
+		},
+		Render: render.Options{
+			VCLPath:   filepath.Join(s.Dir, render.FileVCL),
+			RedisDir:  filepath.Join(s.Dir, "redis"),
+			BrokerDir: filepath.Join(s.Dir, "broker"),
+		},
+		Credentials: creds,
+	})
 	if err != nil {
-		return fmt.Errorf("rendering: %w", err)
+		return fmt.Errorf("building the plan: %w", err)
 	}
-	opts.RedisDir = filepath.Join(s.Dir, "broker")
-	broker, err := render.Files(s.WS, s.Tuning, d, opts)
-	if err != nil {
-		return fmt.Errorf("rendering: %w", err)
-	}
-	files[render.FileBroker] = broker[render.FileBroker]
-	s.Files = files
-	for name, content := range files {
+	s.Plan, s.Tuning = plan, plan.Tuning
+	for name, content := range plan.Configs.Files() {
 		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(content), 0o644); err != nil {
 			return err
 		}
@@ -353,8 +367,9 @@ func (s *Stack) startPostgres(ctx context.Context, appPassword string) error {
 		"--no-sync", "--no-instructions", "-E", "UTF8", "--locale", "C")); err != nil {
 		return err
 	}
-	for _, f := range []string{render.FilePostgres, render.FilePgHBA, render.FileInitSQL} {
-		if err := os.WriteFile(filepath.Join(s.pgDir, f), []byte(s.Files[f]), 0o644); err != nil {
+	c := s.Plan.Configs
+	for f, content := range map[string]string{render.FilePostgres: c.Postgres, render.FilePgHBA: c.PgHBA, render.FileInitSQL: c.InitSQL} {
+		if err := os.WriteFile(filepath.Join(s.pgDir, f), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
@@ -477,7 +492,10 @@ func (s *Stack) startApp(n int, addr string) (*Process, error) {
 // startWorker runs tasks.command with the arguments of the operator's worker Deployment
 // (--concurrency from tuning, --queues).
 func (s *Stack) startWorker() (*Process, error) {
-	d := resources.TasksDeployment(s.WS, s.Tuning, s.WS.Spec.App.Image, "")
+	d, err := planned[*appsv1.Deployment](s.Plan, resources.TasksName(s.WS))
+	if err != nil {
+		return nil, err
+	}
 	c := d.Spec.Template.Spec.Containers[0]
 	argv := command(concat(c.Command, c.Args))
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -493,7 +511,7 @@ func (s *Stack) startWorker() (*Process, error) {
 
 // startVarnish runs varnishd with the rendered arguments and VCL.
 func (s *Stack) startVarnish(ctx context.Context) error {
-	args := append(lines(s.Files[render.FileVarnishArgs]), "-n", filepath.Join(s.Dir, "varnish"))
+	args := append(slices.Clone(s.Plan.Configs.VarnishArgs), "-n", filepath.Join(s.Dir, "varnish"))
 	p, err := startProcess(s.logDir, "varnishd", syscall.SIGTERM, exec.Command(Varnishd, args...))
 	if err != nil {
 		return err
@@ -566,13 +584,13 @@ func concat(lists ...[]string) []string {
 	return out
 }
 
-// lines splits s into trimmed, non-empty lines.
-func lines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
+// planned is the object of the plan named name, of type T.
+func planned[T resources.Object](p *stack.Plan, name string) (T, error) {
+	for _, o := range p.Objects {
+		if t, ok := o.(T); ok && o.GetName() == name {
+			return t, nil
 		}
 	}
-	return out
+	var zero T
+	return zero, fmt.Errorf("the plan has no %T %s", zero, name)
 }

@@ -76,8 +76,12 @@ func redisConfig(ws *v1alpha1.WebStack, role, description string, r tuning.Redis
 	if r.MaxMemoryPolicy == "" || strings.ContainsAny(r.MaxMemoryPolicy, " \t\r\n\"") {
 		return "", fmt.Errorf("%s: invalid maxmemory-policy %q", role, r.MaxMemoryPolicy)
 	}
-	if o.RedisDir == "" || strings.ContainsAny(o.RedisDir, "\x00\r\n") {
-		return "", fmt.Errorf("%s: invalid directory %q", role, o.RedisDir)
+	dir := o.RedisDir
+	if role == "broker" {
+		dir = o.BrokerDir
+	}
+	if dir == "" || strings.ContainsAny(dir, "\x00\r\n") {
+		return "", fmt.Errorf("%s: invalid directory %q", role, dir)
 	}
 	if r.AppendOnly && r.Snapshots {
 		return "", fmt.Errorf("%s: both the append-only file and snapshots are on", role)
@@ -88,7 +92,7 @@ func redisConfig(ws *v1alpha1.WebStack, role, description string, r tuning.Redis
 		Role:        role,
 		Description: description,
 		Port:        RedisPort,
-		Dir:         redisQuote(o.RedisDir),
+		Dir:         redisQuote(dir),
 		MaxMemory:   r.MaxMemoryMiB,
 		Policy:      r.MaxMemoryPolicy,
 		AppendOnly:  r.AppendOnly,

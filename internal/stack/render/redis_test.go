@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/resp"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 // TestRedisConfig checks redis.conf and broker.conf of every spec against tuning.
@@ -112,11 +112,11 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 		for _, in := range instances {
 			t.Run(name+"-"+in.file, func(t *testing.T) {
 				dir := t.TempDir()
-				files, err := Files(ws, res, dnsDiscovery(), Options{RedisDir: dir})
+				configs, err := Render(ws, res, dnsDiscovery(), Options{RedisDir: dir, BrokerDir: dir})
 				if err != nil {
 					t.Fatal(err)
 				}
-				conf := writeFile(t, t.TempDir(), in.file, files[in.file])
+				conf := writeFile(t, t.TempDir(), in.file, configs.Files()[in.file])
 				const password = "pw-with spaces'\"$"
 				port := freePort(t)
 				p := start(t, "redis-server", syscall.SIGTERM, exec.Command(server, conf,

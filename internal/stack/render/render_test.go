@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
@@ -183,11 +183,11 @@ func discoveryFor(mode string) Discovery {
 func renderSpec(t testing.TB, name, mode string, o Options) map[string]string {
 	t.Helper()
 	ws := loadSpec(t, name)
-	files, err := Files(ws, tuning.For(ws), discoveryFor(mode), o)
+	configs, err := Render(ws, tuning.For(ws), discoveryFor(mode), o)
 	if err != nil {
 		t.Fatalf("spec %s, %s discovery: %v", name, mode, err)
 	}
-	return files
+	return configs.Files()
 }
 
 func TestGolden(t *testing.T) {
@@ -369,7 +369,7 @@ func TestFilesRejectBadInput(t *testing.T) {
 			d := dnsDiscovery()
 			var o Options
 			tc.mutate(ws, &res, &d, &o)
-			_, err := Files(ws, res, d, o)
+			_, err := Render(ws, res, d, o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
 			}

@@ -210,7 +210,7 @@ func TestCacheBehaviour(t *testing.T) {
 	res.LoadBalancer.ServerMaxConnections = serverMaxConn
 	frontend, listener, stats, varnish := loopback(freePort(t)), loopback(freePort(t)), loopback(freePort(t)), loopback(freePort(t))
 	dir := sharedTempDir(t)
-	files, err := Files(ws, res, Discovery{Static: &StaticDiscovery{
+	configs, err := Render(ws, res, Discovery{Static: &StaticDiscovery{
 		AppServers:   []string{apps[0].addr, apps[1].addr},
 		CacheServers: []string{varnish},
 		AppListener:  listener,
@@ -221,10 +221,10 @@ func TestCacheBehaviour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, FileVCL, files[FileVCL])
-	args := append(lines(files[FileVarnishArgs]), "-n", filepath.Join(dir, "varnish"))
+	writeFile(t, dir, FileVCL, configs.VCL)
+	args := append(slices.Clone(configs.VarnishArgs), "-n", filepath.Join(dir, "varnish"))
 	v := start(t, "varnishd", syscall.SIGTERM, exec.Command(varnishd, args...))
-	startHAProxy(t, files[FileHAProxy], stats)
+	startHAProxy(t, configs.HAProxy, stats)
 
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
 	t.Cleanup(client.CloseIdleConnections)

@@ -1,14 +1,11 @@
 package resources
 
 import (
-	"math"
 	"strconv"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
@@ -24,19 +21,13 @@ const (
 	EnvWebConcurrency = "WEB_CONCURRENCY"
 	// EnvGunicornArgs are gunicorn's workers, threads, bind address and timeouts.
 	EnvGunicornArgs = "GUNICORN_CMD_ARGS"
-	// EnvCacheTimeout is redis.defaultTTL in seconds, for Django's CACHES TIMEOUT; set with
+	// EnvRedisCacheTimeout is redis.defaultTTL in seconds, for Django's CACHES TIMEOUT; set with
 	// the cache Redis.
-	EnvCacheTimeout = "CACHE_DEFAULT_TIMEOUT"
+	EnvRedisCacheTimeout = "CACHE_DEFAULT_TIMEOUT"
 	// EnvVarnishURL is the Varnish pods' headless Service (http://<ws>-cache-headless:8080),
 	// set with the cache: HAProxy hashes each URL to one replica, so a PURGE must go to every
 	// address the name resolves to, not through a ClusterIP Service.
 	EnvVarnishURL = "VARNISH_URL"
-)
-
-// Defaults used when the spec arrives without the CRD defaults.
-const (
-	defaultServerTimeout = 30 * time.Second
-	defaultCacheTTL      = 5 * time.Minute
 )
 
 // appObjects are the app's Deployment, headless Service, the HorizontalPodAutoscaler
@@ -45,11 +36,11 @@ func appObjects(in Inputs, conn *corev1.Secret) []Object {
 	ws := in.WebStack
 	a := &ws.Spec.App
 	objs := []Object{
-		AppDeployment(ws, in.Tuning, in.appImage(), connectionHash(conn)),
+		AppDeployment(ws, in.Tuning, in.AppImage, connectionHash(conn)),
 		AppHeadlessService(ws),
 	}
 	if a.Autoscaling != nil {
-		objs = append(objs, AppHorizontalPodAutoscaler(ws))
+		objs = append(objs, AppHorizontalPodAutoscaler(ws, in.Tuning))
 	}
 	if a.Autoscaling != nil || a.AppReplicas() > 1 {
 		objs = append(objs, PodDisruptionBudget(ws, AppName(ws), ComponentApp))
@@ -71,7 +62,7 @@ func appObjects(in Inputs, conn *corev1.Secret) []Object {
 // of the connection Secret's keys.
 func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash string) *appsv1.Deployment {
 	a := &ws.Spec.App
-	server := max(1, secondsCeil(durationOr(ws.Spec.LoadBalancer.Timeouts.Server, defaultServerTimeout)))
+	server := max(1, t.App.ServerTimeoutSeconds)
 	container := corev1.Container{
 		Name:         appContainer,
 		Image:        image,
@@ -80,7 +71,7 @@ func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash strin
 		Ports:        []corev1.ContainerPort{tcpPort(portHTTP, a.Port)},
 		Env:          AppEnv(ws, t),
 		EnvFrom:      envFrom(ws),
-		Resources:    tuning.ContainerResources(tuning.App, a.Resources),
+		Resources:    *t.App.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{mount(tmpVolume, tmpPath)},
 		StartupProbe: httpProbe(a.HealthCheckPath, portHTTP, timing{period: 5, timeout: 5, failures: 60}),
 		ReadinessProbe: httpProbe(a.HealthCheckPath, portHTTP,
@@ -121,7 +112,7 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 		{Name: EnvWebConcurrency, Value: strconv.Itoa(int(t.App.WorkersPerPod))},
 		{Name: EnvGunicornArgs, Value: GunicornArgs(ws, t)},
 	}
-	env = append(env, cacheEnv(ws)...)
+	env = append(env, redisEnv(t)...)
 	if ws.Spec.Cache.IsEnabled() {
 		// The short name: the app resolves it with its pod's DNS search path.
 		env = append(env, corev1.EnvVar{Name: EnvVarnishURL, Value: "http://" + CacheHeadlessName(ws) + ":" + strconv.Itoa(render.VarnishPort)})
@@ -131,8 +122,8 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 
 // WorkerEnv is the environment of task, beat and migration containers: AppEnv without the
 // gunicorn variables, which mean nothing to them.
-func WorkerEnv(ws *v1alpha1.WebStack) []corev1.EnvVar {
-	return mergeEnv(cacheEnv(ws), ws.Spec.App.Env)
+func WorkerEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
+	return mergeEnv(redisEnv(t), ws.Spec.App.Env)
 }
 
 // GunicornArgs are `--workers N --threads T --bind 0.0.0.0:<port> --timeout S
@@ -140,7 +131,7 @@ func WorkerEnv(ws *v1alpha1.WebStack) []corev1.EnvVar {
 // silent for longer than HAProxy waits is restarted, and a stopping worker gets as long to
 // finish its request as HAProxy gives it.
 func GunicornArgs(ws *v1alpha1.WebStack, t tuning.Result) string {
-	server := strconv.Itoa(int(secondsCeil(durationOr(ws.Spec.LoadBalancer.Timeouts.Server, defaultServerTimeout))))
+	server := strconv.Itoa(int(t.App.ServerTimeoutSeconds))
 	return "--workers " + strconv.Itoa(int(t.App.WorkersPerPod)) +
 		" --threads " + strconv.Itoa(int(t.App.ThreadsPerWorker)) +
 		" --bind 0.0.0.0:" + strconv.Itoa(int(ws.Spec.App.Port)) +
@@ -148,13 +139,12 @@ func GunicornArgs(ws *v1alpha1.WebStack, t tuning.Result) string {
 		" --graceful-timeout " + server
 }
 
-// cacheEnv is CACHE_DEFAULT_TIMEOUT with the cache Redis, else nothing.
-func cacheEnv(ws *v1alpha1.WebStack) []corev1.EnvVar {
-	if !ws.Spec.Redis.IsEnabled() {
+// redisEnv is CACHE_DEFAULT_TIMEOUT with the cache Redis, else nothing.
+func redisEnv(t tuning.Result) []corev1.EnvVar {
+	if t.Redis == nil {
 		return nil
 	}
-	ttl := secondsCeil(durationOr(ws.Spec.Redis.DefaultTTL, defaultCacheTTL))
-	return []corev1.EnvVar{{Name: EnvCacheTimeout, Value: strconv.Itoa(int(ttl))}}
+	return []corev1.EnvVar{{Name: EnvRedisCacheTimeout, Value: strconv.Itoa(int(t.Redis.DefaultTTLSeconds))}}
 }
 
 // mergeEnv is ours without the names user sets, then user (copied), in order.
@@ -197,15 +187,12 @@ func AppHeadlessService(ws *v1alpha1.WebStack) *corev1.Service {
 }
 
 // AppHorizontalPodAutoscaler scales the app Deployment between app.autoscaling's bounds on
-// the average CPU utilisation of its requests. Call it only with autoscaling set.
-func AppHorizontalPodAutoscaler(ws *v1alpha1.WebStack) *autoscalingv2.HorizontalPodAutoscaler {
+// the average CPU utilisation of its requests, with tuning's target. Call it only with
+// autoscaling set.
+func AppHorizontalPodAutoscaler(ws *v1alpha1.WebStack, t tuning.Result) *autoscalingv2.HorizontalPodAutoscaler {
 	a := ws.Spec.App.Autoscaling
 	if a == nil {
 		a = &v1alpha1.AutoscalingSpec{}
-	}
-	target := a.TargetCPUUtilizationPercentage
-	if target == 0 {
-		target = 70
 	}
 	return &autoscalingv2.HorizontalPodAutoscaler{
 		TypeMeta:   typeMeta(autoscalingV2, "HorizontalPodAutoscaler"),
@@ -218,28 +205,11 @@ func AppHorizontalPodAutoscaler(ws *v1alpha1.WebStack) *autoscalingv2.Horizontal
 				Type: autoscalingv2.ResourceMetricSourceType,
 				Resource: &autoscalingv2.ResourceMetricSource{
 					Name:   corev1.ResourceCPU,
-					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(target)},
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(t.App.TargetCPUUtilizationPercentage)},
 				},
 			}},
 		},
 	}
-}
-
-// durationOr is d, else def when unset; negative durations count as 0.
-func durationOr(d *metav1.Duration, def time.Duration) time.Duration {
-	if d == nil {
-		return def
-	}
-	return max(0, d.Duration)
-}
-
-// secondsCeil is d in whole seconds, rounded up, at most MaxInt32.
-func secondsCeil(d time.Duration) int32 {
-	s := int64(d / time.Second)
-	if d%time.Second != 0 {
-		s++
-	}
-	return int32(min(s, math.MaxInt32))
 }
 
 func clone(s []string) []string {

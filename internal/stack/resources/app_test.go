@@ -61,7 +61,7 @@ func TestAppEnvMatchesTuning(t *testing.T) {
 			if got, _ := env(t, c, EnvGunicornArgs); got != tc.gunicorn {
 				t.Errorf("GUNICORN_CMD_ARGS\n got %q\nwant %q", got, tc.gunicorn)
 			}
-			got, set := env(t, c, EnvCacheTimeout)
+			got, set := env(t, c, EnvRedisCacheTimeout)
 			if got != tc.cacheTimeout || set != (tc.cacheTimeout != "") {
 				t.Errorf("CACHE_DEFAULT_TIMEOUT %q (set %t), want %q", got, set, tc.cacheTimeout)
 			}
@@ -73,7 +73,7 @@ func TestUserEnvWins(t *testing.T) {
 	ws := webStack(t,
 		withEnv(corev1.EnvVar{Name: "DJANGO_SETTINGS_MODULE", Value: "shop.settings"},
 			corev1.EnvVar{Name: EnvWebConcurrency, Value: "7"},
-			corev1.EnvVar{Name: EnvCacheTimeout, Value: "60"}),
+			corev1.EnvVar{Name: EnvRedisCacheTimeout, Value: "60"}),
 		withTasks(1))
 	ws.Spec.App.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "shop-settings"}}}}
 	objs, err := Desired(inputsFor(t, ws))
@@ -134,7 +134,9 @@ func TestAppDeployment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ws := webStack(t, tc.opts...)
 			in := inputsFor(t, ws)
-			in.AppImage = tc.appImage
+			if tc.appImage != "" {
+				in.AppImage = tc.appImage
+			}
 			objs, err := Desired(in)
 			if err != nil {
 				t.Fatal(err)

@@ -3,20 +3,15 @@ package resources
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
@@ -43,21 +38,16 @@ type Inputs struct {
 	WebStack *v1alpha1.WebStack
 	// Tuning is tuning.For(WebStack).
 	Tuning tuning.Result
-	// Configs are render.Files' result with DNS discovery (Discovery(WebStack)).
-	Configs map[string]string
+	// Configs are render.Render's result with DNS discovery.
+	Configs render.Configs
 	// Credentials are the passwords of the enabled components.
 	Credentials Credentials
 	// AppImage is the image the app and task pods run now: the old one until the migration
-	// Job of a new one succeeded. "" means spec.app.image.
+	// Job of a new one succeeded. Required unless WithoutApp.
 	AppImage string
-}
-
-// appImage is the image the app pods run.
-func (in Inputs) appImage() string {
-	if in.AppImage != "" {
-		return in.AppImage
-	}
-	return in.WebStack.Spec.App.Image
+	// WithoutApp leaves out the app, task and beat workloads and the app's autoscaler: a new
+	// stack gets them only when its first migration has succeeded.
+	WithoutApp bool
 }
 
 // Desired returns every child of the WebStack that the controller applies with server-side
@@ -73,6 +63,9 @@ func Desired(in Inputs) ([]Object, error) {
 	ws := in.WebStack
 	if ws == nil || ws.Name == "" {
 		return nil, errors.New("resources: the WebStack has no name")
+	}
+	if in.AppImage == "" && !in.WithoutApp {
+		return nil, errors.New("resources: no app image: set Inputs.AppImage, or WithoutApp")
 	}
 	var objs []Object
 	add := func(o ...Object) { objs = append(objs, o...) }
@@ -120,8 +113,28 @@ func Desired(in Inputs) ([]Object, error) {
 		}
 		add(db...)
 	}
+	if in.WithoutApp {
+		objs = withoutAppWorkloads(objs)
+	}
 	sortObjects(objs)
 	return objs, nil
+}
+
+// withoutAppWorkloads drops the app and task workloads (and the app's autoscaler): they are
+// not created before the first migration of a new stack has succeeded.
+func withoutAppWorkloads(objs []Object) []Object {
+	out := objs[:0:0]
+	for _, o := range objs {
+		switch o.(type) {
+		case *appsv1.Deployment, *autoscalingv2.HorizontalPodAutoscaler:
+			switch o.GetLabels()[ComponentLabel] {
+			case ComponentApp, ComponentTasks, ComponentBeat:
+				continue
+			}
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // kindOrder is the order in which Desired lists the kinds.
@@ -140,48 +153,4 @@ func sortObjects(objs []Object) {
 	slices.SortStableFunc(objs, func(a, b Object) int {
 		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.GetName(), b.GetName()))
 	})
-}
-
-// Group versions of the children, for their TypeMeta.
-var (
-	coreV1        = corev1.SchemeGroupVersion
-	appsV1        = appsv1.SchemeGroupVersion
-	batchV1       = batchv1.SchemeGroupVersion
-	autoscalingV2 = autoscalingv2.SchemeGroupVersion
-	networkingV1  = networkingv1.SchemeGroupVersion
-	policyV1      = policyv1.SchemeGroupVersion
-)
-
-func typeMeta(gv schema.GroupVersion, kind string) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: gv.String(), Kind: kind}
-}
-
-// ownerRef is the controller reference to ws that makes garbage collection delete a child
-// with its WebStack.
-func ownerRef(ws *v1alpha1.WebStack) metav1.OwnerReference {
-	return *metav1.NewControllerRef(ws, v1alpha1.GroupVersion.WithKind("WebStack"))
-}
-
-// objectMeta is the metadata of an owned child of component.
-func objectMeta(ws *v1alpha1.WebStack, name, component string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{
-		Name:            name,
-		Namespace:       ws.Namespace,
-		Labels:          Labels(ws, component),
-		OwnerReferences: []metav1.OwnerReference{ownerRef(ws)},
-	}
-}
-
-// configMap is an owned ConfigMap of component.
-func configMap(ws *v1alpha1.WebStack, name, component string, data map[string]string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
-		TypeMeta:   typeMeta(coreV1, "ConfigMap"),
-		ObjectMeta: objectMeta(ws, name, component),
-		Data:       data,
-	}
-}
-
-// missing wraps a missing rendered file with the component that needs it.
-func missing(component string, err error) error {
-	return fmt.Errorf("building the %s: %w", component, err)
 }

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
 // defaultObjects are the children of a WebStack shop with only app.image set.
@@ -236,7 +235,8 @@ func TestDesiredIsDeterministicAndLeavesItsInputAlone(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			in := inputsFor(t, webStack(t, tc.opts...))
 			before := in.WebStack.DeepCopy()
-			configs := maps.Clone(in.Configs)
+			configs := in.Configs
+			configs.VarnishArgs = slices.Clone(configs.VarnishArgs)
 			a, err := Desired(in)
 			if err != nil {
 				t.Fatal(err)
@@ -251,7 +251,7 @@ func TestDesiredIsDeterministicAndLeavesItsInputAlone(t *testing.T) {
 			if ya, yb := objectsYAML(t, a), objectsYAML(t, b); ya != yb {
 				t.Error("two calls with the same input serialise differently")
 			}
-			if !reflect.DeepEqual(before, in.WebStack) || !maps.Equal(configs, in.Configs) {
+			if !reflect.DeepEqual(before, in.WebStack) || !reflect.DeepEqual(configs, in.Configs) {
 				t.Error("Desired modified its input")
 			}
 			// The objects share nothing with the spec: changing one leaves the spec alone.
@@ -282,12 +282,12 @@ func TestDesiredErrors(t *testing.T) {
 		want   string
 	}{
 		"no WebStack":        {change: func(in *Inputs) { in.WebStack = nil }, want: "no name"},
-		"no haproxy.cfg":     {change: func(in *Inputs) { delete(in.Configs, render.FileHAProxy) }, want: "haproxy.cfg"},
-		"no varnishd.args":   {change: func(in *Inputs) { delete(in.Configs, render.FileVarnishArgs) }, want: "varnishd.args"},
-		"no default.vcl":     {change: func(in *Inputs) { in.Configs[render.FileVCL] = " \n" }, want: "default.vcl"},
-		"no redis.conf":      {change: func(in *Inputs) { delete(in.Configs, render.FileRedis) }, want: "redis.conf"},
-		"no pg_hba.conf":     {change: func(in *Inputs) { delete(in.Configs, render.FilePgHBA) }, want: "pg_hba.conf"},
-		"no broker.conf":     {opts: []option{withTasks(1)}, change: func(in *Inputs) { delete(in.Configs, render.FileBroker) }, want: "broker.conf"},
+		"no haproxy.cfg":     {change: func(in *Inputs) { in.Configs.HAProxy = "" }, want: "haproxy.cfg"},
+		"no varnishd.args":   {change: func(in *Inputs) { in.Configs.VarnishArgs = nil }, want: "varnishd.args"},
+		"no default.vcl":     {change: func(in *Inputs) { in.Configs.VCL = " \n" }, want: "default.vcl"},
+		"no redis.conf":      {change: func(in *Inputs) { in.Configs.Redis = "" }, want: "redis.conf"},
+		"no pg_hba.conf":     {change: func(in *Inputs) { in.Configs.PgHBA = "" }, want: "pg_hba.conf"},
+		"no broker.conf":     {opts: []option{withTasks(1)}, change: func(in *Inputs) { in.Configs.Broker = "" }, want: "broker.conf"},
 		"no app password":    {change: func(in *Inputs) { in.Credentials.DatabaseApp = "" }, want: "database app password"},
 		"no redis password":  {change: func(in *Inputs) { in.Credentials.Redis = "" }, want: "redis password"},
 		"no broker password": {opts: []option{withTasks(1)}, change: func(in *Inputs) { in.Credentials.Broker = "" }, want: "broker password"},

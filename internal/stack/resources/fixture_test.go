@@ -12,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/manifest"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
-	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 
 // option changes the spec of a test WebStack before it is defaulted.
@@ -55,11 +55,11 @@ var testCredentials = Credentials{
 func inputsFor(t testing.TB, ws *v1alpha1.WebStack) Inputs {
 	t.Helper()
 	tr := tuning.For(ws)
-	files, err := render.Files(ws, tr, Discovery(ws, DefaultClusterDomain), render.Options{})
+	configs, err := render.Render(ws, tr, dnsDiscovery(ws), render.Options{})
 	if err != nil {
-		t.Fatalf("render.Files: %v", err)
+		t.Fatalf("render.Render: %v", err)
 	}
-	return Inputs{WebStack: ws, Tuning: tr, Configs: files, Credentials: testCredentials}
+	return Inputs{WebStack: ws, Tuning: tr, Configs: configs, Credentials: testCredentials, AppImage: ws.Spec.App.Image}
 }
 
 // desired is Desired for the fixture with opts; the test fails on an error.
@@ -245,4 +245,14 @@ func withDatabaseSize(q string) option {
 		size := resource.MustParse(q)
 		ws.Spec.Database.Storage.Size = &size
 	}
+}
+
+// dnsDiscovery is the DNS discovery the plan gives ws in a cluster.local cluster.
+func dnsDiscovery(ws *v1alpha1.WebStack) render.Discovery {
+	fqdn := func(svc string) string { return ServiceHost(ws, svc) + ".cluster.local" }
+	return render.Discovery{DNS: &render.DNSDiscovery{
+		AppHost:         fqdn(AppHeadlessName(ws)),
+		CacheHost:       fqdn(CacheHeadlessName(ws)),
+		AppListenerHost: fqdn(LoadBalancerAppName(ws)),
+	}}
 }

@@ -11,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/webstack-dev/webstack-operator/internal/stack/render"
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
 	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
@@ -99,12 +97,7 @@ func TestGoldenFullSample(t *testing.T) {
 	}
 	ws.Namespace = "shop"
 	ws.UID = testUID
-	tr := tuning.For(ws)
-	files, err := render.Files(ws, tr, Discovery(ws, DefaultClusterDomain), render.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := Inputs{WebStack: ws, Tuning: tr, Configs: files, Credentials: testCredentials}
+	in := inputsFor(t, ws)
 	objs, err := Desired(in)
 	if err != nil {
 		t.Fatal(err)

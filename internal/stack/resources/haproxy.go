@@ -28,7 +28,7 @@ const (
 // listener's Service (with the cache) and PodDisruptionBudget (with more than one replica).
 func loadBalancerObjects(in Inputs) ([]Object, error) {
 	ws := in.WebStack
-	cfg, err := file(in.Configs, render.FileHAProxy)
+	cfg, err := required(render.FileHAProxy, in.Configs.HAProxy)
 	if err != nil {
 		return nil, missing("load balancer", err)
 	}
@@ -67,7 +67,7 @@ func HAProxyDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *
 			tcpPort(portApp, render.HAProxyAppListenerPort),
 			tcpPort(portStats, render.HAProxyStatsPort),
 		},
-		Resources:      tuning.ContainerResources(tuning.LoadBalancer, lb.Resources),
+		Resources:      *t.LoadBalancer.Resources.DeepCopy(),
 		ReadinessProbe: httpProbe(render.HAProxyHealthPath, portStats, timing{period: 5, timeout: 2, failures: 2}),
 		LivenessProbe:  httpProbe(render.HAProxyHealthPath, portStats, timing{period: 10, timeout: 5, failures: 3}),
 		VolumeMounts: []corev1.VolumeMount{

@@ -51,11 +51,10 @@ func filesHash(data map[string]string) string {
 	return ConfigHash(pairs...)
 }
 
-// file returns the rendered file name, or an error naming what is missing.
-func file(configs map[string]string, name string) (string, error) {
-	s, ok := configs[name]
-	if !ok || strings.TrimSpace(s) == "" {
-		return "", fmt.Errorf("the rendered config has no %s: pass render.Files' result for this spec", name)
+// required returns the rendered file name, or an error naming what is missing.
+func required(name, content string) (string, error) {
+	if strings.TrimSpace(content) == "" {
+		return "", fmt.Errorf("the rendered config has no %s: pass render.Render's result for this spec", name)
 	}
-	return s, nil
+	return content, nil
 }

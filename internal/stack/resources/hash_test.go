@@ -81,7 +81,9 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := inputsFor(t, webStack(t, slices.Concat(rollingBase, tc.change)...))
-			in.AppImage = tc.appImage
+			if tc.appImage != "" {
+				in.AppImage = tc.appImage
+			}
 			objs, err := Desired(in)
 			if err != nil {
 				t.Fatal(err)

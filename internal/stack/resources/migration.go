@@ -3,8 +3,6 @@ package resources
 import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 const (
@@ -30,9 +28,9 @@ func MigrationJob(in Inputs, image string) *batchv1.Job {
 		Name:         "migrate",
 		Image:        image,
 		Command:      command,
-		Env:          WorkerEnv(ws),
+		Env:          WorkerEnv(ws, in.Tuning),
 		EnvFrom:      envFrom(ws),
-		Resources:    tuning.ContainerResources(tuning.App, ws.Spec.App.Resources),
+		Resources:    *in.Tuning.App.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{mount(tmpVolume, tmpPath)},
 	}
 	spec := podSpec(AppUID, AppUID, 30, []corev1.Volume{emptyDir(tmpVolume)}, container)

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
 // longestName is a WebStack name of the 40 characters the API allows at most.
@@ -56,7 +55,8 @@ func TestNamesFitForTheLongestWebStackName(t *testing.T) {
 			t.Errorf("claim %s: %v", c.Name, errs)
 		}
 	}
-	for name, host := range map[string]string{"app": Discovery(ws, DefaultClusterDomain).DNS.AppHost, "cache": Discovery(ws, DefaultClusterDomain).DNS.CacheHost, "listener": Discovery(ws, DefaultClusterDomain).DNS.AppListenerHost} {
+	dns := dnsDiscovery(ws).DNS
+	for name, host := range map[string]string{"app": dns.AppHost, "cache": dns.CacheHost, "listener": dns.AppListenerHost} {
 		if errs := validation.IsDNS1123Subdomain(host); len(errs) > 0 {
 			t.Errorf("%s host %s: %v", name, host, errs)
 		}
@@ -85,28 +85,5 @@ func TestMigrationJobName(t *testing.T) {
 				t.Errorf("%q vs %q: same = %t, want %t", got, base, got == base, tc.same)
 			}
 		})
-	}
-}
-
-func TestDiscovery(t *testing.T) {
-	for domain, want := range map[string]render.DNSDiscovery{
-		DefaultClusterDomain: {
-			AppHost:         "shop-app-headless.shop-ns.svc.cluster.local",
-			CacheHost:       "shop-cache-headless.shop-ns.svc.cluster.local",
-			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.cluster.local",
-		},
-		"corp.example": {
-			AppHost:         "shop-app-headless.shop-ns.svc.corp.example",
-			CacheHost:       "shop-cache-headless.shop-ns.svc.corp.example",
-			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.corp.example",
-		},
-	} {
-		d := Discovery(webStack(t), domain)
-		if d.Static != nil || d.DNS == nil {
-			t.Fatalf("discovery %+v, want DNS", d)
-		}
-		if *d.DNS != want {
-			t.Errorf("%s: got %+v, want %+v", domain, *d.DNS, want)
-		}
 	}
 }

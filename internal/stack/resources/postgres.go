@@ -48,8 +48,8 @@ psql -X -v ON_ERROR_STOP=1 -v ` + render.InitSQLPasswordVariable + `="$APP_PASSW
 func databaseObjects(in Inputs) ([]Object, error) {
 	ws := in.WebStack
 	data := map[string]string{InitScriptKey: InitScript}
-	for _, name := range []string{render.FilePostgres, render.FilePgHBA, render.FileInitSQL} {
-		s, err := file(in.Configs, name)
+	for name, content := range map[string]string{render.FilePostgres: in.Configs.Postgres, render.FilePgHBA: in.Configs.PgHBA, render.FileInitSQL: in.Configs.InitSQL} {
+		s, err := required(name, content)
 		if err != nil {
 			return nil, missing("database", err)
 		}
@@ -58,7 +58,7 @@ func databaseObjects(in Inputs) ([]Object, error) {
 	cm := configMap(ws, DatabaseConfigName(ws), ComponentDatabase, data)
 	return []Object{
 		cm,
-		PostgresStatefulSet(ws, filesHash(data)),
+		PostgresStatefulSet(ws, in.Tuning, filesHash(data)),
 		DatabaseService(ws),
 		DatabaseHeadlessService(ws),
 	}, nil
@@ -73,7 +73,7 @@ func databaseObjects(in Inputs) ([]Object, error) {
 // ready only once the real server listens (not the entrypoint's socket-only first-start
 // server); the startup probe allows 15 minutes for initdb or crash recovery. cfgHash is
 // the hash of the whole ConfigMap.
-func PostgresStatefulSet(ws *v1alpha1.WebStack, cfgHash string) *appsv1.StatefulSet {
+func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *appsv1.StatefulSet {
 	db := &ws.Spec.Database
 	isReady := []string{"pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(render.PostgresPort),
 		"-U", render.DefaultAppRole, "-d", render.DefaultAppDatabase}
@@ -90,7 +90,7 @@ func PostgresStatefulSet(ws *v1alpha1.WebStack, cfgHash string) *appsv1.Stateful
 			secretEnv("APP_PASSWORD", DatabaseCredentialsName(ws), AppPasswordKey),
 			{Name: "PGDATA", Value: postgresPGData},
 		},
-		Resources:      tuning.ContainerResources(tuning.Database, db.Resources),
+		Resources:      *t.Database.Resources.DeepCopy(),
 		StartupProbe:   execProbe(isReady, timing{period: 10, timeout: 5, failures: 90}),
 		ReadinessProbe: execProbe(isReady, timing{period: 5, timeout: 3, failures: 3}),
 		LivenessProbe:  execProbe(isReady, timing{period: 10, timeout: 5, failures: 6}),

@@ -32,9 +32,9 @@ const (
 	DatabaseURLKey = "DATABASE_URL"
 	// RedisURLKey is the cache Redis, redis://:<password>@<ws>-redis.<ns>.svc:6379/0.
 	RedisURLKey = "REDIS_URL"
-	// CacheURLKey is the same URL as RedisURLKey, under the name django-environ's cache_url
+	// RedisCacheURLKey is the same URL as RedisURLKey, under the name django-environ's cache_url
 	// reads (CACHES with django-redis).
-	CacheURLKey = "CACHE_URL"
+	RedisCacheURLKey = "CACHE_URL"
 	// BrokerURLKey is the broker, redis://:<password>@<ws>-broker.<ns>.svc:6379/0.
 	BrokerURLKey = "CELERY_BROKER_URL"
 )
@@ -70,7 +70,7 @@ func ConnectionSecret(ws *v1alpha1.WebStack, c Credentials) (*corev1.Secret, err
 		u := url.URL{
 			Scheme: "postgres",
 			User:   url.UserPassword(render.DefaultAppRole, c.DatabaseApp),
-			Host:   hostPort(serviceHost(ws, DatabaseName(ws)), render.PostgresPort),
+			Host:   hostPort(ServiceHost(ws, DatabaseName(ws)), render.PostgresPort),
 			Path:   "/" + render.DefaultAppDatabase,
 		}
 		data[DatabaseURLKey] = []byte(u.String())
@@ -79,15 +79,15 @@ func ConnectionSecret(ws *v1alpha1.WebStack, c Credentials) (*corev1.Secret, err
 		if c.Redis == "" {
 			return nil, errors.New("building the connection secret: the redis password is empty")
 		}
-		u := redisURL(serviceHost(ws, RedisName(ws)), c.Redis)
+		u := redisURL(ServiceHost(ws, RedisName(ws)), c.Redis)
 		data[RedisURLKey] = []byte(u)
-		data[CacheURLKey] = []byte(u)
+		data[RedisCacheURLKey] = []byte(u)
 	}
 	if ws.Spec.Tasks != nil {
 		if c.Broker == "" {
 			return nil, errors.New("building the connection secret: the broker password is empty")
 		}
-		data[BrokerURLKey] = []byte(redisURL(serviceHost(ws, BrokerName(ws)), c.Broker))
+		data[BrokerURLKey] = []byte(redisURL(ServiceHost(ws, BrokerName(ws)), c.Broker))
 	}
 	return &corev1.Secret{
 		TypeMeta:   typeMeta(coreV1, "Secret"),
@@ -108,9 +108,9 @@ func redisURL(host, password string) string {
 	return u.String()
 }
 
-// serviceHost is a Service's name as the app resolves it: <svc>.<ns>.svc, which the pod's
+// ServiceHost is a Service's name as the app resolves it: <svc>.<ns>.svc, which the pod's
 // DNS search path completes whatever the cluster domain.
-func serviceHost(ws *v1alpha1.WebStack, svc string) string {
+func ServiceHost(ws *v1alpha1.WebStack, svc string) string {
 	return svc + "." + namespace(ws) + ".svc"
 }
 

@@ -13,18 +13,18 @@ func TestConnectionSecret(t *testing.T) {
 		want map[string]string
 	}{
 		"defaults": {want: map[string]string{
-			DatabaseURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
-			RedisURLKey:    "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			CacheURLKey:    "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			DatabaseURLKey:   "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			RedisURLKey:      "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
 		}},
 		"with tasks": {opts: []option{withTasks(1)}, want: map[string]string{
-			DatabaseURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
-			RedisURLKey:    "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			CacheURLKey:    "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			BrokerURLKey:   "redis://:broker-pw@shop-broker.shop-ns.svc:6379/0",
+			DatabaseURLKey:   "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			RedisURLKey:      "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			BrokerURLKey:     "redis://:broker-pw@shop-broker.shop-ns.svc:6379/0",
 		}},
 		"no redis":              {opts: []option{withoutRedis()}, want: map[string]string{DatabaseURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app"}},
-		"no database":           {opts: []option{withoutDatabase()}, want: map[string]string{RedisURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0", CacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0"}},
+		"no database":           {opts: []option{withoutDatabase()}, want: map[string]string{RedisURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0", RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0"}},
 		"nothing to connect to": {opts: []option{withoutDatabase(), withoutRedis()}, want: map[string]string{}},
 	}
 	for name, tc := range cases {

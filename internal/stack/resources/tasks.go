@@ -36,7 +36,7 @@ func tasksObjects(in Inputs, conn *corev1.Secret) ([]Object, error) {
 		objs = append(objs, PodDisruptionBudget(ws, TasksName(ws), ComponentTasks))
 	}
 	if t.Beat {
-		beat, err := BeatDeployment(ws, image, hash)
+		beat, err := BeatDeployment(ws, in.Tuning, image, hash)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +57,7 @@ func tasksImage(in Inputs) string {
 	if img := ws.Spec.Tasks.Image; img != "" && img != ws.Spec.App.Image {
 		return img
 	}
-	return in.appImage()
+	return in.AppImage
 }
 
 // TasksDeployment runs tasks.command with --concurrency=<tuning> and --queues=<tasks.queues>
@@ -74,7 +74,7 @@ func TasksDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash str
 	if len(ts.Queues) > 0 {
 		args = append(args, "--queues="+strings.Join(ts.Queues, ","))
 	}
-	container := workerContainer(ws, "worker", image, clone(ts.Command), args)
+	container := workerContainer(ws, t, "worker", image, clone(ts.Command), args)
 	spec := podSpec(AppUID, AppUID, max(taskGraceSeconds, t.App.TerminationGracePeriodSeconds), []corev1.Volume{emptyDir(tmpVolume)}, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentTasks)
 	template := podTemplate(ws, ComponentTasks, map[string]string{ConnectionHashAnnotation: connHash}, spec)
@@ -85,13 +85,13 @@ func TasksDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash str
 // Recreate strategy stops the old pod before a new one starts, so no task is ever scheduled
 // twice. Its command is BeatCommand(tasks.command) with the schedule on /tmp and no pid file
 // (a pid file left by a crash would stop the restarted container). Call it only with tasks.
-func BeatDeployment(ws *v1alpha1.WebStack, image, connHash string) (*appsv1.Deployment, error) {
+func BeatDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash string) (*appsv1.Deployment, error) {
 	command, err := BeatCommand(ws.Spec.Tasks.Command)
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"--schedule=" + beatScheduleFile, "--pidfile="}
-	container := workerContainer(ws, "beat", image, command, args)
+	container := workerContainer(ws, t, "beat", image, command, args)
 	spec := podSpec(AppUID, AppUID, 30, []corev1.Volume{emptyDir(tmpVolume)}, container)
 	template := podTemplate(ws, ComponentBeat, map[string]string{ConnectionHashAnnotation: connHash}, spec)
 	return deployment(ws, BeatName(ws), ComponentBeat, ptr(int32(1)), recreate(), template), nil
@@ -113,19 +113,19 @@ func BeatCommand(worker []string) ([]string, error) {
 
 // workerContainer is a task, beat or migration container: the app's connection Secret,
 // WorkerEnv, the task resources and a writable /tmp.
-func workerContainer(ws *v1alpha1.WebStack, name, image string, command, args []string) corev1.Container {
+func workerContainer(ws *v1alpha1.WebStack, t tuning.Result, name, image string, command, args []string) corev1.Container {
 	var resources corev1.ResourceRequirements
-	if ws.Spec.Tasks != nil {
-		resources = ws.Spec.Tasks.Resources
+	if t.Tasks != nil {
+		resources = *t.Tasks.Resources.DeepCopy()
 	}
 	return corev1.Container{
 		Name:         name,
 		Image:        image,
 		Command:      command,
 		Args:         args,
-		Env:          WorkerEnv(ws),
+		Env:          WorkerEnv(ws, t),
 		EnvFrom:      envFrom(ws),
-		Resources:    tuning.ContainerResources(tuning.Tasks, resources),
+		Resources:    resources,
 		VolumeMounts: []corev1.VolumeMount{mount(tmpVolume, tmpPath)},
 	}
 }

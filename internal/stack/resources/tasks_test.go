@@ -78,7 +78,9 @@ func TestTasksDeployment(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ws := webStack(t, tc.opts...)
 			in := inputsFor(t, ws)
-			in.AppImage = tc.appImage
+			if tc.appImage != "" {
+				in.AppImage = tc.appImage
+			}
 			objs, err := Desired(in)
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +105,7 @@ func TestTasksDeployment(t *testing.T) {
 			if _, set := env(t, c, EnvGunicornArgs); set {
 				t.Error("task workers get GUNICORN_CMD_ARGS")
 			}
-			if got, _ := env(t, c, EnvCacheTimeout); got != "300" {
+			if got, _ := env(t, c, EnvRedisCacheTimeout); got != "300" {
 				t.Errorf("CACHE_DEFAULT_TIMEOUT %q, want 300", got)
 			}
 		})

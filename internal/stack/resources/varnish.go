@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"fmt"
 	"path"
 	"strings"
 
@@ -26,36 +27,25 @@ const (
 // than one replica).
 func cacheObjects(in Inputs) ([]Object, error) {
 	ws := in.WebStack
-	vcl, err := file(in.Configs, render.FileVCL)
+	vcl, err := required(render.FileVCL, in.Configs.VCL)
 	if err != nil {
 		return nil, missing("cache", err)
 	}
-	argsFile, err := file(in.Configs, render.FileVarnishArgs)
-	if err != nil {
-		return nil, missing("cache", err)
+	args := in.Configs.VarnishArgs
+	if len(args) == 0 {
+		return nil, missing("cache", fmt.Errorf("the rendered config has no %s: pass render.Render's result for this spec", render.FileVarnishArgs))
 	}
-	hash := ConfigHash(render.FileVCL, vcl, render.FileVarnishArgs, argsFile)
+	// The hash of the arguments as `render --configs` writes them, one per line.
+	hash := ConfigHash(render.FileVCL, vcl, render.FileVarnishArgs, strings.Join(args, "\n")+"\n")
 	objs := []Object{
 		VarnishConfigMap(ws, vcl),
-		VarnishDeployment(ws, in.Tuning, VarnishArgs(argsFile), hash),
+		VarnishDeployment(ws, in.Tuning, args, hash),
 		VarnishHeadlessService(ws),
 	}
 	if ws.Spec.Cache.Replicas > 1 {
 		objs = append(objs, PodDisruptionBudget(ws, CacheName(ws), ComponentCache))
 	}
 	return objs, nil
-}
-
-// VarnishArgs are varnishd's arguments from the rendered varnishd.args: one per line, empty
-// lines skipped.
-func VarnishArgs(argsFile string) []string {
-	var args []string
-	for _, line := range strings.Split(argsFile, "\n") {
-		if line = strings.TrimRight(line, "\r"); strings.TrimSpace(line) != "" {
-			args = append(args, line)
-		}
-	}
-	return args
 }
 
 // VarnishConfigMap holds default.vcl.
@@ -75,7 +65,7 @@ func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cf
 		Command:        []string{"varnishd"},
 		Args:           args,
 		Ports:          []corev1.ContainerPort{tcpPort(portHTTP, render.VarnishPort)},
-		Resources:      tuning.ContainerResources(tuning.Cache, c.Resources),
+		Resources:      *t.Cache.Resources.DeepCopy(),
 		ReadinessProbe: httpProbe(render.VarnishHealthPath, portHTTP, timing{period: 5, timeout: 2, failures: 2}),
 		LivenessProbe:  httpProbe(render.VarnishHealthPath, portHTTP, timing{period: 10, timeout: 5, failures: 3}),
 		VolumeMounts: []corev1.VolumeMount{

@@ -11,26 +11,6 @@ import (
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
-func TestVarnishArgs(t *testing.T) {
-	cases := map[string]struct {
-		file string
-		want []string
-	}{
-		"one per line":         {file: "-F\n-a\n:8080\n", want: []string{"-F", "-a", ":8080"}},
-		"blank lines skipped":  {file: "\n-F\n\n-s\nmalloc,307M\n\n", want: []string{"-F", "-s", "malloc,307M"}},
-		"CRLF":                 {file: "-F\r\n-p\r\ndefault_ttl=120\r\n", want: []string{"-F", "-p", "default_ttl=120"}},
-		"spaces inside an arg": {file: "-p\nvcc_err_unref=off \n", want: []string{"-p", "vcc_err_unref=off "}},
-		"empty":                {file: "", want: nil},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			if got := VarnishArgs(tc.file); !slices.Equal(got, tc.want) {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestVarnishDeployment(t *testing.T) {
 	in := inputsFor(t, webStack(t, withCacheReplicas(3)))
 	objs, err := Desired(in)
@@ -39,7 +19,7 @@ func TestVarnishDeployment(t *testing.T) {
 	}
 	d := find[*appsv1.Deployment](t, objs, "Deployment/shop-cache")
 	c := container(t, d.Spec.Template)
-	if !slices.Equal(c.Command, []string{"varnishd"}) || !slices.Equal(c.Args, VarnishArgs(in.Configs[render.FileVarnishArgs])) {
+	if !slices.Equal(c.Command, []string{"varnishd"}) || !slices.Equal(c.Args, in.Configs.VarnishArgs) {
 		t.Errorf("command %q args %q, want varnishd with the rendered arguments", c.Command, c.Args)
 	}
 	if !slices.Contains(c.Args, "-F") {

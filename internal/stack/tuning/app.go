@@ -2,6 +2,7 @@ package tuning
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -22,6 +23,9 @@ var (
 	defaultQueueTimeout    = 10 * time.Second
 )
 
+// defaultTargetCPUUtilization is the autoscaler's target when the spec leaves it 0.
+const defaultTargetCPUUtilization = 70
+
 // graceHeadroom is added to the server and queue timeouts for the pod's own shutdown.
 const graceHeadroom = 5 * time.Second
 
@@ -36,7 +40,7 @@ const graceHeadroom = 5 * time.Second
 func (x *explainer) app(spec *v1alpha1.WebStackSpec) AppResult {
 	a := &spec.App
 	in := x.inputs(App, a.Resources)
-	r := AppResult{Inputs: in.Inputs}
+	r := AppResult{Inputs: in.Inputs, Resources: in.resources}
 
 	if a.Workers > 0 {
 		r.WorkersPerPod = a.Workers
@@ -61,6 +65,10 @@ func (x *explainer) app(spec *v1alpha1.WebStackSpec) AppResult {
 	switch {
 	case a.Autoscaling != nil:
 		r.MaxPods = max(0, a.Autoscaling.MaxReplicas)
+		r.TargetCPUUtilizationPercentage = a.Autoscaling.TargetCPUUtilizationPercentage
+		if r.TargetCPUUtilizationPercentage == 0 {
+			r.TargetCPUUtilizationPercentage = defaultTargetCPUUtilization
+		}
 		x.line("app.maxPods", itoa(r.MaxPods), "app.autoscaling.maxReplicas = %d", a.Autoscaling.MaxReplicas)
 	case a.Replicas != nil:
 		r.MaxPods = max(0, *a.Replicas)
@@ -73,6 +81,7 @@ func (x *explainer) app(spec *v1alpha1.WebStackSpec) AppResult {
 	t := &spec.LoadBalancer.Timeouts
 	server := duration(t.Server, defaultServerTimeout)
 	queue := duration(t.Queue, defaultQueueTimeout)
+	r.ServerTimeoutSeconds = int32(min(ceilSeconds(server), math.MaxInt32))
 	r.TerminationGracePeriodSeconds = ceilSeconds(server, queue, graceHeadroom)
 	x.line("app.terminationGracePeriodSeconds", itoa(r.TerminationGracePeriodSeconds),
 		"ceil(timeouts.server %s + timeouts.queue %s + %s) = %ds: a stopping pod finishes every request HAProxy may still hold",

@@ -20,7 +20,7 @@ const maxHAProxyThreads = 64
 // loadBalancer.replicas below 1 (the API forbids it) counts as 1.
 func (x *explainer) loadBalancer(s *v1alpha1.LoadBalancerSpec, app AppResult) LoadBalancerResult {
 	in := x.inputs(LoadBalancer, s.Resources)
-	r := LoadBalancerResult{Inputs: in.Inputs}
+	r := LoadBalancerResult{Inputs: in.Inputs, Resources: in.resources}
 
 	r.MaxConnections = s.MaxConnections
 	x.line("loadBalancer.maxConnections", itoa(r.MaxConnections), "loadBalancer.maxConnections = %d", s.MaxConnections)

@@ -41,7 +41,7 @@ func (d *DatabaseResult) BelowBudget() bool {
 //	workMem            = max(4Mi, (m - sharedBuffers) / (maxConnections x 3))
 func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *TasksResult) DatabaseResult {
 	in := x.inputs(Database, d.Resources)
-	r := DatabaseResult{Inputs: in.Inputs}
+	r := DatabaseResult{Inputs: in.Inputs, Resources: in.resources}
 
 	budget := satMul(satMul(int64(app.MaxPods), int64(app.WorkersPerPod)), int64(app.ThreadsPerWorker))
 	budgetExpr := fmt.Sprintf("app %d pods x %d workers x %d threads", app.MaxPods, app.WorkersPerPod, app.ThreadsPerWorker)

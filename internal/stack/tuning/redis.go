@@ -1,8 +1,14 @@
 package tuning
 
 import (
+	"math"
+	"time"
+
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
+
+// defaultRedisTTL is redis.defaultTTL when the spec arrives without the schema defaults.
+const defaultRedisTTL = 5 * time.Minute
 
 // Redis eviction policies the engine picks.
 const (
@@ -19,8 +25,9 @@ const (
 //	appendOnly      = persistence AOF; snapshots = persistence RDB
 func (x *explainer) redis(s *v1alpha1.RedisSpec) RedisResult {
 	in := x.inputs(Redis, s.Resources)
-	r := RedisResult{Inputs: in.Inputs}
+	r := RedisResult{Inputs: in.Inputs, Resources: in.resources}
 	m := in.MemoryMiB
+	r.DefaultTTLSeconds = int32(min(ceilSeconds(duration(s.DefaultTTL, defaultRedisTTL)), math.MaxInt32))
 
 	persistence := s.Persistence
 	if persistence == "" {
@@ -63,7 +70,7 @@ func persistenceWork(p v1alpha1.RedisPersistence) string {
 //	maxMemoryPolicy = noeviction (a queued task must never be dropped)
 func (x *explainer) broker(s *v1alpha1.BrokerSpec) RedisResult {
 	in := x.inputs(Broker, s.Resources)
-	r := RedisResult{Inputs: in.Inputs, MaxMemoryPolicy: brokerPolicy, AppendOnly: true}
+	r := RedisResult{Inputs: in.Inputs, Resources: in.resources, MaxMemoryPolicy: brokerPolicy, AppendOnly: true}
 	m := in.MemoryMiB
 
 	r.MaxMemoryMiB = m / 2

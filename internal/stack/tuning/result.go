@@ -1,5 +1,7 @@
 package tuning
 
+import corev1 "k8s.io/api/core/v1"
+
 // Result is every number derived from one WebStack spec. Disabled components are nil.
 // Memory values are whole MiB (rounded down), CPU values millicores.
 type Result struct {
@@ -35,16 +37,25 @@ type Inputs struct {
 
 // AppResult is the app's process layout.
 type AppResult struct {
-	Inputs                        Inputs
+	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources                     corev1.ResourceRequirements
 	WorkersPerPod                 int32
 	ThreadsPerWorker              int32
 	MaxPods                       int32
 	TerminationGracePeriodSeconds int64
+	// ServerTimeoutSeconds is timeouts.server in whole seconds, rounded up: gunicorn's
+	// --timeout and --graceful-timeout, and the liveness probe's timeout.
+	ServerTimeoutSeconds int32
+	// TargetCPUUtilizationPercentage is the autoscaler's target (with app.autoscaling).
+	TargetCPUUtilizationPercentage int32
 }
 
 // TasksResult is the task workers' layout.
 type TasksResult struct {
-	Inputs      Inputs
+	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources   corev1.ResourceRequirements
 	Concurrency int32
 	Pods        int32
 	// Beat is 1 when a scheduler pod runs, else 0.
@@ -54,6 +65,8 @@ type TasksResult struct {
 // DatabaseResult is PostgreSQL's sizing.
 type DatabaseResult struct {
 	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources corev1.ResourceRequirements
 	// MaxConnections is max_connections (explicit or derived).
 	MaxConnections int32
 	// ConnectionBudget is what every app and task process can open, plus 10 reserved.
@@ -66,25 +79,34 @@ type DatabaseResult struct {
 
 // RedisResult is one Redis' sizing (the cache Redis or the broker).
 type RedisResult struct {
-	Inputs          Inputs
+	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources       corev1.ResourceRequirements
 	MaxMemoryMiB    int64
 	MaxMemoryPolicy string
 	// AppendOnly is true when the append-only file is on (broker always; cache with AOF).
 	AppendOnly bool
 	// Snapshots is true when RDB snapshots are on (cache with RDB).
 	Snapshots bool
+	// DefaultTTLSeconds is redis.defaultTTL in whole seconds, rounded up: the app's
+	// CACHE_DEFAULT_TIMEOUT (the cache Redis only).
+	DefaultTTLSeconds int32
 }
 
 // CacheResult is Varnish's sizing.
 type CacheResult struct {
-	Inputs       Inputs
+	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources    corev1.ResourceRequirements
 	StorageMiB   int64
 	TransientMiB int64
 }
 
 // LoadBalancerResult is HAProxy's sizing.
 type LoadBalancerResult struct {
-	Inputs               Inputs
+	Inputs Inputs
+	// Resources are the container's resources as the pods get them (ContainerResources).
+	Resources            corev1.ResourceRequirements
 	MaxConnections       int32
 	Threads              int32
 	ServerMaxConnections int32

@@ -15,7 +15,7 @@ import (
 //	beat        = 1 with tasks.beat, else 0
 func (x *explainer) tasks(t *v1alpha1.TasksSpec) TasksResult {
 	in := x.inputs(Tasks, t.Resources)
-	r := TasksResult{Inputs: in.Inputs}
+	r := TasksResult{Inputs: in.Inputs, Resources: in.resources}
 
 	if t.Concurrency > 0 {
 		r.Concurrency = t.Concurrency

@@ -13,7 +13,7 @@ import (
 // The remaining 3/10 is for Varnish's own threads, workspaces and per-object overhead.
 func (x *explainer) cache(s *v1alpha1.CacheSpec) CacheResult {
 	in := x.inputs(Cache, s.Resources)
-	r := CacheResult{Inputs: in.Inputs}
+	r := CacheResult{Inputs: in.Inputs, Resources: in.resources}
 	m := in.MemoryMiB
 
 	r.StorageMiB = 3 * m / 5 // m < 2^44: no overflow

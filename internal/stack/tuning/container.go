@@ -109,6 +109,8 @@ type input struct {
 	cpu, memory string
 	// cpuFrom and memoryFrom say where they came from: "limits.cpu", "requests.cpu", "default".
 	cpuFrom, memoryFrom string
+	// resources are the container's resources, ContainerResources of the user's.
+	resources corev1.ResourceRequirements
 }
 
 // note describes the inputs of a worker count, e.g. "cpu 1 (default), memory 1Gi (limits.memory)".
@@ -146,7 +148,8 @@ func (x *explainer) inputs(c Component, r corev1.ResourceRequirements) input {
 	cpu, cpuFrom := pick(r, corev1.ResourceCPU, defCPU)
 	memory, memoryFrom := pick(r, corev1.ResourceMemory, defMemory)
 
-	in := input{cpu: cpu.String(), memory: memory.String(), cpuFrom: cpuFrom, memoryFrom: memoryFrom}
+	in := input{cpu: cpu.String(), memory: memory.String(), cpuFrom: cpuFrom, memoryFrom: memoryFrom,
+		resources: ContainerResources(c, r)}
 	switch {
 	case cpu.Sign() < 0:
 		x.warn("%s %s %s is negative: computing with 0", c, resourcePath(cpuFrom), in.cpu)
