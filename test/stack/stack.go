@@ -16,13 +16,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/manifest"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
-	"github.com/webstack-dev/webstack-operator/internal/manifest"
 )
 
 // Where Debian (hack/install-deps.sh) installs what the stack runs.
@@ -415,10 +416,9 @@ func (s *Stack) startRedis(ctx context.Context, name, file string, port int, pw 
 	}
 	p.Addr = loopback(port)
 	s.procs = append(s.procs, p)
-	r := &Redis{Process: p, Password: pw}
+	r := &Redis{Client: redis.NewClient(&redis.Options{Addr: p.Addr, Password: pw}), Process: p}
 	return r, waitFor(ctx, p, 20*time.Second, name, func() error {
-		_, err := r.Do("PING")
-		return err
+		return r.Ping(ctx).Err()
 	})
 }
 
@@ -520,6 +520,11 @@ func (s *Stack) startHAProxy(ctx context.Context) error {
 
 // Stop stops every process, last started first, and removes the temp dir unless KeepDir.
 func (s *Stack) Stop() {
+	for _, r := range []*Redis{s.Cache, s.Broker} {
+		if r != nil {
+			r.Close()
+		}
+	}
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].Stop(10 * time.Second)
 	}
