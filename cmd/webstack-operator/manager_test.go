@@ -2,8 +2,12 @@ package main
 
 import (
 	"io"
+	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/KimMachineGun/automemlimit/memlimit"
+	"github.com/go-logr/logr/funcr"
 )
 
 func TestManagerFlags(t *testing.T) {
@@ -32,5 +36,33 @@ func TestManagerFlags(t *testing.T) {
 		} else if name == "no workers" && !strings.Contains(err.Error(), "--max-concurrent-reconciles") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	const before = 123 << 20
+	cases := map[string]struct {
+		gomemlimit string
+		want       int64
+		log        string
+	}{
+		"75% of the container's limit": {want: 300 << 20, log: `"GOMEMLIMIT"=314572800`},
+		"GOMEMLIMIT wins":              {gomemlimit: "200MiB", want: before, log: `"GOMEMLIMIT"="200MiB"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("GOMEMLIMIT", tc.gomemlimit)
+			debug.SetMemoryLimit(before)
+			var logs strings.Builder
+			log := funcr.New(func(prefix, args string) { logs.WriteString(args + "\n") }, funcr.Options{})
+			setMemoryLimit(log, memlimit.Limit(400<<20))
+			if got := debug.SetMemoryLimit(-1); got != tc.want {
+				t.Errorf("soft memory limit %d, want %d", got, tc.want)
+			}
+			if !strings.Contains(logs.String(), tc.log) {
+				t.Errorf("logs %q, want them to contain %s", logs.String(), tc.log)
+			}
+		})
 	}
 }

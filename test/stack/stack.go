@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -430,10 +431,9 @@ func (s *Stack) startRedis(ctx context.Context, name, file string, port int, pw 
 	}
 	p.Addr = loopback(port)
 	s.procs = append(s.procs, p)
-	r := &Redis{Process: p, Password: pw}
+	r := &Redis{Client: redis.NewClient(&redis.Options{Addr: p.Addr, Password: pw}), Process: p}
 	return r, waitFor(ctx, p, 20*time.Second, name, func() error {
-		_, err := r.Do("PING")
-		return err
+		return r.Ping(ctx).Err()
 	})
 }
 
@@ -538,6 +538,11 @@ func (s *Stack) startHAProxy(ctx context.Context) error {
 
 // Stop stops every process, last started first, and removes the temp dir unless KeepDir.
 func (s *Stack) Stop() {
+	for _, r := range []*Redis{s.Cache, s.Broker} {
+		if r != nil {
+			r.Close()
+		}
+	}
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		s.procs[i].Stop(10 * time.Second)
 	}

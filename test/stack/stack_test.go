@@ -151,19 +151,19 @@ func TestStack(t *testing.T) {
 	})
 
 	t.Run("the query cache lives in the cache Redis", func(t *testing.T) {
-		policy, err := s.Cache.Config("maxmemory-policy")
+		config, err := s.Cache.ConfigGet(ctx, "maxmemory-policy").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if policy != s.Tuning.Redis.MaxMemoryPolicy {
+		if policy := config["maxmemory-policy"]; policy != s.Tuning.Redis.MaxMemoryPolicy {
 			t.Errorf("cache Redis maxmemory-policy %q, want %q", policy, s.Tuning.Redis.MaxMemoryPolicy)
 		}
 		// person_card of /people/3/, cached again by the MISS after the save.
-		n, err := s.Cache.Do("EXISTS", "shop:1:person:3")
+		n, err := s.Cache.Exists(ctx, "shop:1:person:3").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n != int64(1) {
+		if n != 1 {
 			t.Errorf("the cache Redis has no shop:1:person:3 (EXISTS %v)", n)
 		}
 	})
@@ -248,10 +248,11 @@ func TestStack(t *testing.T) {
 		if f := strings.Split(row, "|"); len(f) != 3 || f[0] != "done" || !strings.HasPrefix(f[1], "celery@") || f[2] != "t" {
 			t.Errorf("catalog_invoice row %d in PostgreSQL: %q, want done|celery@...|t", inv.ID, row)
 		}
-		stats, err := s.Broker.Info("commandstats")
+		info, err := s.Broker.InfoMap(ctx, "commandstats").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
+		stats := info["Commandstats"]
 		for _, cmd := range []string{"cmdstat_lpush", "cmdstat_brpop"} {
 			if !strings.HasPrefix(stats[cmd], "calls=") || strings.HasPrefix(stats[cmd], "calls=0,") {
 				t.Errorf("the broker shows no %s (%q): the task did not go through it", cmd, stats[cmd])
@@ -261,11 +262,11 @@ func TestStack(t *testing.T) {
 
 	t.Run("the broker never evicts and keeps an append-only file", func(t *testing.T) {
 		for key, want := range map[string]string{"maxmemory-policy": "noeviction", "appendonly": "yes", "appendfsync": "everysec"} {
-			got, err := s.Broker.Config(key)
+			config, err := s.Broker.ConfigGet(ctx, key).Result()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != want {
+			if got := config[key]; got != want {
 				t.Errorf("broker %s = %q, want %q", key, got, want)
 			}
 		}

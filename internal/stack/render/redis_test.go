@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/internal/resp"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
@@ -121,21 +122,27 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 				port := freePort(t)
 				p := start(t, "redis-server", syscall.SIGTERM, exec.Command(server, conf,
 					"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--requirepass", password))
-				var c *resp.Conn
+				ctx := t.Context()
+				client := redis.NewClient(&redis.Options{Addr: loopback(port)})
+				defer client.Close()
+				// Up once it answers at all: without the password, that answer is NOAUTH.
 				waitFor(t, p, 10*time.Second, "redis-server", func() error {
-					var err error
-					c, err = resp.Dial(loopback(port))
-					return err
+					if err := client.Ping(ctx).Err(); err != nil && !redis.IsAuthError(err) {
+						return err
+					}
+					return nil
 				})
+				// One connection, so that AUTH holds for the commands after it.
+				c := client.Conn()
 				defer c.Close()
 
-				if _, err := c.Do("GET", "k"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+				if err := c.Get(ctx, "k").Err(); !redis.HasErrorPrefix(err, "NOAUTH") {
 					t.Fatalf("GET without AUTH: %v, want NOAUTH", err)
 				}
-				if _, err := c.Do("AUTH", "wrong"); err == nil {
+				if err := c.Auth(ctx, "wrong").Err(); err == nil {
 					t.Fatal("AUTH with a wrong password succeeded")
 				}
-				if _, err := c.Do("AUTH", password); err != nil {
+				if err := c.Auth(ctx, password).Err(); err != nil {
 					t.Fatalf("AUTH: %v", err)
 				}
 				want := map[string]string{
@@ -152,18 +159,17 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 					want["save"] = "3600 1 300 100 60 10000"
 				}
 				for key, w := range want {
-					v, err := c.Do("CONFIG", "GET", key)
+					v, err := c.ConfigGet(ctx, key).Result()
 					if err != nil {
 						t.Fatalf("CONFIG GET %s: %v", key, err)
 					}
-					pair, _ := v.([]any)
-					if len(pair) != 2 || pair[1] != w {
+					if got, ok := v[key]; len(v) != 1 || !ok || got != w {
 						t.Errorf("CONFIG GET %s = %v, want %q", key, v, w)
 					}
 				}
 
 				// Persistence: the append-only file appears with AOF; SAVE writes the RDB file.
-				if _, err := c.Do("SET", "k", "v"); err != nil {
+				if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 					t.Fatal(err)
 				}
 				_, aofErr := os.Stat(filepath.Join(dir, "appendonlydir"))
@@ -171,7 +177,7 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 					t.Errorf("appendonlydir in the data dir: %v, append-only file on: %t", aofErr, in.result.AppendOnly)
 				}
 				if in.result.Snapshots {
-					if _, err := c.Do("SAVE"); err != nil {
+					if err := c.Save(ctx).Err(); err != nil {
 						t.Fatal(err)
 					}
 					if _, err := os.Stat(filepath.Join(dir, "dump.rdb")); err != nil {

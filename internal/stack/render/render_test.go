@@ -9,10 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
-	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -225,7 +226,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				if content != string(want) {
-					t.Errorf("%s differs from %s (run with -update after checking the change):\n%s", name, dir, textdiff.Lines(string(want), content))
+					t.Errorf("%s differs from %s (run with -update after checking the change), -want +got:\n%s", name, dir, cmp.Diff(string(want), content))
 				}
 			}
 		})

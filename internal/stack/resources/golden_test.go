@@ -8,11 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
-	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -83,7 +83,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test ./internal/stack/resources -run %s -update to create it)", err, t.Name())
 	}
 	if !bytes.Equal(want, []byte(got)) {
-		t.Errorf("%s differs from what the builders make now; inspect with -update and git diff:\n%s", path, textdiff.Lines(string(want), got))
+		t.Errorf("%s differs from what the builders make now; inspect with -update and git diff; -want +got:\n%s", path, cmp.Diff(string(want), got))
 	}
 }
 

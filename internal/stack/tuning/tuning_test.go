@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -401,7 +402,7 @@ func golden(t *testing.T, path string, v any) {
 		t.Fatalf("%v (run go test -update to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("result differs from %s (go test -update rewrites it):\n%s", path, textdiff.Lines(string(want), string(got)))
+		t.Errorf("result differs from %s (go test -update rewrites it), -want +got:\n%s", path, cmp.Diff(string(want), string(got)))
 	}
 }
 
