@@ -94,7 +94,7 @@ func (r *WebStackReconciler) credentialSecret(ctx context.Context, s *scope, c r
 func credentialData(sec *corev1.Secret, c resources.Credential) (map[string][]byte, error) {
 	for _, k := range c.Keys {
 		if len(sec.Data[k]) == 0 {
-			return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or delete the Secret to have new passwords generated (the database keeps the old ones)", c.Name, k)
+			return nil, fmt.Errorf("secret %s has no key %q: restore it from a backup, or or delete the Secret: new passwords are generated and the servers restart to accept them", c.Name, k)
 		}
 	}
 	return sec.Data, nil

@@ -87,6 +87,8 @@ type Stack struct {
 	Plan *stack.Plan
 	// Tuning is Plan.Tuning.
 	Tuning tuning.Result
+	// Credentials are the generated passwords the stack started with.
+	Credentials resources.Credentials
 	// Dir holds the configs, data and logs/<process>.log.
 	Dir string
 
@@ -99,6 +101,10 @@ type Stack struct {
 	Worker        *Process
 	Cache, Broker *Redis
 	Postgres      *Process
+
+	// static and renderOptions are the plan's options, to build it again.
+	static        *render.StaticDiscovery
+	renderOptions render.Options
 
 	appDir   string
 	logDir   string
@@ -173,6 +179,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 
 	creds := resources.Credentials{DatabaseSuperuser: password(), DatabaseApp: password(), Redis: password(), Broker: password()}
+	s.Credentials = creds
 	if err := s.build(appAddrs, creds); err != nil {
 		return s, err
 	}
@@ -190,7 +197,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 
 	s.mark("postgres")
-	if err := s.startPostgres(ctx, creds.DatabaseApp); err != nil {
+	if err := s.startPostgres(ctx, creds); err != nil {
 		return s, err
 	}
 	s.mark("redis")
@@ -310,22 +317,20 @@ func (s *Stack) mark(step string) {
 // processes, and writes the configs into Dir (the cache Redis and the broker each get a data
 // dir of their own).
 func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
-	plan, err := stack.Build(s.WS, stack.Options{
-		Static: &render.StaticDiscovery{
-			AppServers:   appAddrs,
-			CacheServers: []string{s.Varnish},
-			AppListener:  s.AppListener,
-			Frontend:     s.Frontend,
-			Stats:        s.Stats,
-			Varnish:      s.Varnish,
-		},
-		Render: render.Options{
-			VCLPath:   filepath.Join(s.Dir, render.FileVCL),
-			RedisDir:  filepath.Join(s.Dir, "redis"),
-			BrokerDir: filepath.Join(s.Dir, "broker"),
-		},
-		Credentials: creds,
-	})
+	s.static = &render.StaticDiscovery{
+		AppServers:   appAddrs,
+		CacheServers: []string{s.Varnish},
+		AppListener:  s.AppListener,
+		Frontend:     s.Frontend,
+		Stats:        s.Stats,
+		Varnish:      s.Varnish,
+	}
+	s.renderOptions = render.Options{
+		VCLPath:   filepath.Join(s.Dir, render.FileVCL),
+		RedisDir:  filepath.Join(s.Dir, "redis"),
+		BrokerDir: filepath.Join(s.Dir, "broker"),
+	}
+	plan, err := stack.Build(s.WS, stack.Options{Static: s.static, Render: s.renderOptions, Credentials: creds})
 	if err != nil {
 		return fmt.Errorf("building the plan: %w", err)
 	}
@@ -343,10 +348,10 @@ func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
 	return nil
 }
 
-// startPostgres runs initdb and postgres with the rendered postgresql.conf and pg_hba.conf
-// (on loopback and a free port: the command line narrows listen_addresses '*'), then
-// init.sql with the app's password. As root it runs as the postgres user.
-func (s *Stack) startPostgres(ctx context.Context, appPassword string) error {
+// startPostgres prepares the data directory as the database pod's init container does (the
+// plan's prepare.sh: initdb, then init.sql with the passwords from the environment) and runs
+// postgres with the rendered postgresql.conf and pg_hba.conf, listening on loopback.
+func (s *Stack) startPostgres(ctx context.Context, creds resources.Credentials) error {
 	s.pgDir = filepath.Join(s.Dir, "pg")
 	if err := os.Mkdir(s.pgDir, 0o700); err != nil {
 		return err
@@ -363,16 +368,28 @@ func (s *Stack) startPostgres(ctx context.Context, appPassword string) error {
 			return err
 		}
 	}
-	data := filepath.Join(s.pgDir, "data")
-	if _, _, err := runCommand(ctx, 2*time.Minute, s.pgCommand("initdb", "-D", data, "-U", render.PostgresSuperuser, "-A", "trust",
-		"--no-sync", "--no-instructions", "-E", "UTF8", "--locale", "C")); err != nil {
+	return s.runPostgres(ctx, creds)
+}
+
+// runPostgres writes the plan's database files, runs prepare.sh with creds, then starts the
+// server.
+func (s *Stack) runPostgres(ctx context.Context, creds resources.Credentials) error {
+	cm, err := planned[*corev1.ConfigMap](s.Plan, resources.DatabaseConfigName(s.WS))
+	if err != nil {
 		return err
 	}
-	c := s.Plan.Configs
-	for f, content := range map[string]string{render.FilePostgres: c.Postgres, render.FilePgHBA: c.PgHBA, render.FileInitSQL: c.InitSQL} {
+	for f, content := range cm.Data {
 		if err := os.WriteFile(filepath.Join(s.pgDir, f), []byte(content), 0o644); err != nil {
 			return err
 		}
+	}
+	data := filepath.Join(s.pgDir, "data")
+	// PATH as in the database image: the server's programs first.
+	prepare := s.asPostgres(exec.Command("/bin/sh", filepath.Join(s.pgDir, resources.PrepareScriptKey)),
+		"PATH="+PGBinDir+":/usr/bin:/bin", "PGDATA="+data, "WEBSTACK_CONFIG_DIR="+s.pgDir,
+		"APP_PASSWORD="+creds.DatabaseApp, "POSTGRES_PASSWORD="+creds.DatabaseSuperuser)
+	if out, errOut, err := runCommand(ctx, 3*time.Minute, prepare); err != nil {
+		return fmt.Errorf("prepare.sh: %w\n%s%s", err, out, errOut)
 	}
 	p, err := startProcess(s.logDir, "postgres", syscall.SIGINT, s.pgCommand("postgres", "-D", data,
 		"-c", "config_file="+filepath.Join(s.pgDir, render.FilePostgres),
@@ -384,25 +401,47 @@ func (s *Stack) startPostgres(ctx context.Context, appPassword string) error {
 	p.Addr = loopback(s.pgPort)
 	s.procs = append(s.procs, p)
 	s.Postgres = p
-	if err := waitFor(ctx, p, 30*time.Second, "postgres", func() error {
+	return waitFor(ctx, p, 30*time.Second, "postgres", func() error {
 		_, err := s.psql(ctx, "postgres", "SELECT 1")
 		return err
-	}); err != nil {
+	})
+}
+
+// RestartPostgres stops PostgreSQL and starts it as a new database pod starts after the
+// operator made new passwords: the plan rebuilt with creds, prepare.sh, the server.
+func (s *Stack) RestartPostgres(ctx context.Context, creds resources.Credentials) error {
+	s.Postgres.Stop(30 * time.Second)
+	s.procs = slices.DeleteFunc(s.procs, func(p *Process) bool { return p == s.Postgres })
+	plan, err := stack.Build(s.WS, stack.Options{Static: s.static, Render: s.renderOptions, Credentials: creds})
+	if err != nil {
 		return err
 	}
-	_, _, err = runCommand(ctx, time.Minute, s.pgCommand("psql", "-X", "-w", "-q", "-v", "ON_ERROR_STOP=1", "-v", "app_password="+appPassword,
-		"-h", s.pgDir, "-p", strconv.Itoa(s.pgPort), "-U", render.PostgresSuperuser, "-d", "postgres", "-f", filepath.Join(s.pgDir, render.FileInitSQL)))
+	s.Plan = plan
+	return s.runPostgres(ctx, creds)
+}
+
+// AppLogin connects to the app's database over TCP as the app role with password, as a
+// new app process does, and returns the role it logged in as.
+func (s *Stack) AppLogin(ctx context.Context, password string) (string, error) {
+	cmd := s.pgCommand("psql", "-X", "-w", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", strconv.Itoa(s.pgPort),
+		"-U", render.DefaultAppRole, "-d", render.DefaultAppDatabase, "-c", "SELECT current_user")
+	cmd.Env = append(cmd.Env, "PGPASSWORD="+password)
+	out, errOut, err := runCommand(ctx, time.Minute, cmd)
 	if err != nil {
-		return fmt.Errorf("init.sql: %w", err)
+		return "", fmt.Errorf("%w: %s", err, strings.TrimSpace(errOut))
 	}
-	return nil
+	return strings.TrimSpace(out), nil
 }
 
 // pgCommand runs a PostgreSQL program as the cluster's user.
 func (s *Stack) pgCommand(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(PGBinDir, name), args...)
+	return s.asPostgres(exec.Command(filepath.Join(PGBinDir, name), args...), "PATH=/usr/bin:/bin")
+}
+
+// asPostgres runs cmd as the cluster's user in its directory, with env.
+func (s *Stack) asPostgres(cmd *exec.Cmd, env ...string) *exec.Cmd {
 	cmd.Dir = s.pgDir
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "PGCONNECT_TIMEOUT=5"}
+	cmd.Env = append([]string{"LC_ALL=C", "PGCONNECT_TIMEOUT=5"}, env...)
 	if s.pgCred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.pgCred}
 	}

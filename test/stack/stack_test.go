@@ -315,6 +315,28 @@ func TestStack(t *testing.T) {
 			}
 		}
 	})
+
+	// Last: it restarts PostgreSQL.
+	t.Run("new database passwords (a deleted credentials Secret) are the ones the restarted server accepts", func(t *testing.T) {
+		old := s.Credentials
+		if user, err := s.AppLogin(ctx, old.DatabaseApp); err != nil || user != render.DefaultAppRole {
+			t.Fatalf("before: the app logs in as %q, %v", user, err)
+		}
+		fresh := old
+		fresh.DatabaseSuperuser, fresh.DatabaseApp = password(), password()
+		if err := s.RestartPostgres(ctx, fresh); err != nil {
+			t.Fatalf("restarting PostgreSQL as a new pod would: %v\n%s", err, s.Logs(20))
+		}
+		if user, err := s.AppLogin(ctx, fresh.DatabaseApp); err != nil || user != render.DefaultAppRole {
+			t.Errorf("a fresh app process with the new password: %q, %v", user, err)
+		}
+		if _, err := s.AppLogin(ctx, old.DatabaseApp); err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+			t.Errorf("the old password still logs in (or fails otherwise): %v", err)
+		}
+		if n, err := s.SQL(ctx, "SELECT count(*) > 0 FROM catalog_person"); err != nil || n != "t" {
+			t.Errorf("the data after the restart: %q, %v", n, err)
+		}
+	})
 }
 
 // ruleTTL is the TTL of the sample's cache rule with pathPrefix prefix.

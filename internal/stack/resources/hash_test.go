@@ -109,22 +109,27 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 
 func TestPodTemplateAnnotations(t *testing.T) {
 	objs := desired(t, rollingBase...)
-	cases := map[string]string{
-		"Deployment/shop-loadbalancer": ConfigHashAnnotation,
-		"Deployment/shop-cache":        ConfigHashAnnotation,
-		"Deployment/shop-redis":        ConfigHashAnnotation,
-		"StatefulSet/shop-broker":      ConfigHashAnnotation,
-		"StatefulSet/shop-database":    ConfigHashAnnotation,
-		"Deployment/shop-app":          ConnectionHashAnnotation,
-		"Deployment/shop-tasks":        ConnectionHashAnnotation,
-		"Deployment/shop-beat":         ConnectionHashAnnotation,
+	cases := map[string][]string{
+		"Deployment/shop-loadbalancer": {ConfigHashAnnotation},
+		"Deployment/shop-cache":        {ConfigHashAnnotation},
+		"Deployment/shop-redis":        {ConfigHashAnnotation, CredentialsHashAnnotation},
+		"StatefulSet/shop-broker":      {ConfigHashAnnotation, CredentialsHashAnnotation},
+		"StatefulSet/shop-database":    {ConfigHashAnnotation, CredentialsHashAnnotation},
+		"Deployment/shop-app":          {ConnectionHashAnnotation},
+		"Deployment/shop-tasks":        {ConnectionHashAnnotation},
+		"Deployment/shop-beat":         {ConnectionHashAnnotation},
 	}
 	templates := podTemplates(objs)
-	for k, annotation := range cases {
+	for k, annotations := range cases {
 		t.Run(k, func(t *testing.T) {
 			a := templates[k].Annotations
-			if len(a) != 1 || !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(a[annotation]) {
-				t.Errorf("annotations %v, want only %s", a, annotation)
+			if len(a) != len(annotations) {
+				t.Errorf("annotations %v, want only %v", a, annotations)
+			}
+			for _, annotation := range annotations {
+				if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(a[annotation]) {
+					t.Errorf("annotations %v, want a hash in %s", a, annotation)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"path"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,33 +22,53 @@ const (
 	postgresPGData    = postgresDataMount + "/pgdata"
 	// postgresSocketDir holds the server's Unix socket (the image's default).
 	postgresSocketDir = "/var/run/postgresql"
-	// postgresInitDir is where the image's entrypoint runs scripts on first start.
-	postgresInitDir = "/docker-entrypoint-initdb.d"
 	// postgresGraceSeconds lets a fast shutdown (the image stops with SIGINT) write its
 	// shutdown checkpoint.
 	postgresGraceSeconds = 120
 	portPostgres         = "postgres"
 )
 
-// InitScriptKey is the key in the database ConfigMap of the script that runs init.sql.
-const InitScriptKey = "init.sh"
+// PrepareScriptKey is the key in the database ConfigMap of PrepareScript.
+const PrepareScriptKey = "prepare.sh"
 
-// InitScript runs init.sql as the superuser through the local socket, with the app role's
-// password from the APP_PASSWORD variable (the credentials Secret) as a psql variable, never
-// written to a file. The image's entrypoint runs it once, when it initialises an empty data
-// directory; a failure fails the initialisation. It has neither `exec` nor `set` because
-// the entrypoint may source it instead of running it.
-const InitScript = `#!/bin/sh
-# Run once by the postgres image's entrypoint on an empty data directory: creates the app
-# role and database (init.sql). Written by webstack-operator: do not edit.
-psql -X -v ON_ERROR_STOP=1 -v ` + render.InitSQLPasswordVariable + `="$APP_PASSWORD" --username ` + render.PostgresSuperuser +
-	` --dbname postgres -f ` + postgresConfigDir + "/" + render.FileInitSQL + `
+// PrepareScript runs in the database pod's init container, before the server, on every
+// start. On an empty data directory it runs initdb (UTF8, locale C, local connections
+// trusted, TCP with SCRAM). Then it starts the server on a private Unix socket only, runs
+// init.sql (the app role with the password of APP_PASSWORD, its database, the extensions,
+// and the superuser's password of POSTGRES_PASSWORD), and stops it. So the passwords the
+// server accepts are always those of the credentials Secret, and an extension added to the
+// spec exists before the app starts. Passwords pass through the environment only, never a
+// command line or a file. It calls initdb, pg_ctl and psql from PATH, which is where the
+// official image and Debian's packages (with their bin directory on PATH) put them.
+// WEBSTACK_CONFIG_DIR is where postgresql.conf, pg_hba.conf and init.sql are.
+const PrepareScript = `#!/bin/sh
+# Prepares PostgreSQL's data directory before the server starts. Written by webstack-operator: do not edit.
+set -eu
+: "${PGDATA:?PGDATA is not set}" "${WEBSTACK_CONFIG_DIR:?WEBSTACK_CONFIG_DIR is not set}"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+	echo "prepare: initialising $PGDATA"
+	initdb --pgdata="$PGDATA" --username=` + render.PostgresSuperuser + ` --encoding=UTF8 --locale=C \
+		--auth-local=trust --auth-host=scram-sha-256 --no-instructions
+fi
+socket=$(mktemp -d)
+pg_ctl --pgdata="$PGDATA" --wait --silent --timeout=600 start \
+	-o "-c config_file=$WEBSTACK_CONFIG_DIR/` + render.FilePostgres + ` -c hba_file=$WEBSTACK_CONFIG_DIR/` + render.FilePgHBA + ` -c listen_addresses= -c unix_socket_directories=$socket"
+status=0
+psql -X -q -v ON_ERROR_STOP=1 -h "$socket" --username=` + render.PostgresSuperuser + ` --dbname=postgres \
+	-f "$WEBSTACK_CONFIG_DIR/` + render.FileInitSQL + `" || status=$?
+pg_ctl --pgdata="$PGDATA" --wait --silent --mode=fast stop
+rmdir "$socket"
+if [ "$status" -ne 0 ]; then
+	echo "prepare: init.sql failed (exit $status)" >&2
+	exit "$status"
+fi
+echo "prepare: roles, database and extensions match the spec"
 `
 
 // databaseObjects are PostgreSQL's ConfigMap, StatefulSet, Service and headless Service.
 func databaseObjects(in Inputs) ([]Object, error) {
 	ws := in.WebStack
-	data := map[string]string{InitScriptKey: InitScript}
+	data := map[string]string{PrepareScriptKey: PrepareScript}
 	for name, content := range map[string]string{render.FilePostgres: in.Configs.Postgres, render.FilePgHBA: in.Configs.PgHBA, render.FileInitSQL: in.Configs.InitSQL} {
 		s, err := required(name, content)
 		if err != nil {
@@ -58,7 +79,7 @@ func databaseObjects(in Inputs) ([]Object, error) {
 	cm := configMap(ws, DatabaseConfigName(ws), ComponentDatabase, data)
 	return []Object{
 		cm,
-		PostgresStatefulSet(ws, in.Tuning, filesHash(data)),
+		PostgresStatefulSet(ws, in.Tuning, filesHash(data), credentialsHash(in.Credentials.DatabaseSuperuser, in.Credentials.DatabaseApp)),
 		DatabaseService(ws),
 		DatabaseHeadlessService(ws),
 	}, nil
@@ -66,57 +87,69 @@ func databaseObjects(in Inputs) ([]Object, error) {
 
 // PostgresStatefulSet runs PostgreSQL on one pod with its data on a volume claim of
 // database.storage, kept or deleted with the StatefulSet as database.deletionPolicy says.
-// The server reads postgresql.conf and pg_hba.conf from the ConfigMap (-c config_file,
-// -c hba_file); the superuser password (POSTGRES_PASSWORD) and the app password
-// (APP_PASSWORD, for InitScript) come from the credentials Secret. pg_isready over TCP as
-// the app role (which never logs: it hangs up when asked for a password) is the probe:
-// ready only once the real server listens (not the entrypoint's socket-only first-start
-// server); the startup probe allows 15 minutes for initdb or crash recovery. cfgHash is
-// the hash of the whole ConfigMap.
-func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *appsv1.StatefulSet {
+// An init container runs PrepareScript on every start (initdb on an empty volume; the
+// passwords of the credentials Secret, the app's database and the extensions), then the
+// server runs as `postgres -c config_file=... -c hba_file=...` with nothing from the image's
+// entrypoint. Only the init container sees the passwords. pg_isready over TCP as the app role
+// (which never logs: it hangs up when asked for a password) is the probe; the startup probe
+// allows 15 minutes for crash recovery. cfgHash is the hash of the whole ConfigMap,
+// credsHash the hash of the database passwords: a new password restarts the pod, whose init
+// container then sets it.
+func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.StatefulSet {
 	db := &ws.Spec.Database
 	isReady := []string{"pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(render.PostgresPort),
 		"-U", render.DefaultAppRole, "-d", render.DefaultAppDatabase}
+	env := []corev1.EnvVar{
+		{Name: "PGDATA", Value: postgresPGData},
+		{Name: "WEBSTACK_CONFIG_DIR", Value: postgresConfigDir},
+	}
+	mounts := []corev1.VolumeMount{
+		mount(dataVolume, postgresDataMount),
+		readOnlyMount("config", postgresConfigDir),
+		mount("run", postgresSocketDir),
+		mount("shm", "/dev/shm"),
+		mount(tmpVolume, tmpPath),
+	}
+	prepare := corev1.Container{
+		Name:    "prepare",
+		Image:   db.PostgresImage(),
+		Command: []string{"/bin/sh", path.Join(postgresConfigDir, PrepareScriptKey)},
+		Env: append(slices.Clone(env),
+			secretEnv("POSTGRES_PASSWORD", DatabaseCredentialsName(ws), SuperuserPasswordKey),
+			secretEnv("APP_PASSWORD", DatabaseCredentialsName(ws), AppPasswordKey)),
+		Resources:    *t.Database.Resources.DeepCopy(),
+		VolumeMounts: slices.Clone(mounts),
+	}
 	container := corev1.Container{
-		Name:  "postgres",
-		Image: db.PostgresImage(),
-		// The image's entrypoint (initdb, init scripts) runs before the server.
-		Args: []string{"postgres",
+		Name:    "postgres",
+		Image:   db.PostgresImage(),
+		Command: []string{"postgres"},
+		Args: []string{
 			"-c", "config_file=" + path.Join(postgresConfigDir, render.FilePostgres),
 			"-c", "hba_file=" + path.Join(postgresConfigDir, render.FilePgHBA)},
-		Ports: []corev1.ContainerPort{tcpPort(portPostgres, render.PostgresPort)},
-		Env: []corev1.EnvVar{
-			secretEnv("POSTGRES_PASSWORD", DatabaseCredentialsName(ws), SuperuserPasswordKey),
-			secretEnv("APP_PASSWORD", DatabaseCredentialsName(ws), AppPasswordKey),
-			{Name: "PGDATA", Value: postgresPGData},
-		},
+		Ports:          []corev1.ContainerPort{tcpPort(portPostgres, render.PostgresPort)},
+		Env:            env,
 		Resources:      *t.Database.Resources.DeepCopy(),
 		StartupProbe:   execProbe(isReady, timing{period: 10, timeout: 5, failures: 90}),
 		ReadinessProbe: execProbe(isReady, timing{period: 5, timeout: 3, failures: 3}),
 		LivenessProbe:  execProbe(isReady, timing{period: 10, timeout: 5, failures: 6}),
-		VolumeMounts: []corev1.VolumeMount{
-			mount(dataVolume, postgresDataMount),
-			readOnlyMount("config", postgresConfigDir),
-			readOnlyMount("initdb", postgresInitDir),
-			mount("run", postgresSocketDir),
-			mount("shm", "/dev/shm"),
-			mount(tmpVolume, tmpPath),
-		},
+		VolumeMounts:   mounts,
 	}
 	volumes := []corev1.Volume{
 		configMapVolume("config", DatabaseConfigName(ws),
 			corev1.KeyToPath{Key: render.FilePostgres, Path: render.FilePostgres},
 			corev1.KeyToPath{Key: render.FilePgHBA, Path: render.FilePgHBA},
-			corev1.KeyToPath{Key: render.FileInitSQL, Path: render.FileInitSQL}),
-		configMapVolume("initdb", DatabaseConfigName(ws),
-			corev1.KeyToPath{Key: InitScriptKey, Path: "10-webstack-init.sh", Mode: ptr(int32(0o555))}),
+			corev1.KeyToPath{Key: render.FileInitSQL, Path: render.FileInitSQL},
+			corev1.KeyToPath{Key: PrepareScriptKey, Path: PrepareScriptKey}),
 		emptyDir("run"),
 		// Parallel queries use POSIX shared memory; the runtime's /dev/shm is 64Mi.
 		{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 		emptyDir(tmpVolume),
 	}
 	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, container)
-	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	prepare.SecurityContext = RestrictedContainerSecurityContext(PostgresUID)
+	spec.InitContainers = []corev1.Container{prepare}
+	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, DatabaseName(ws), ComponentDatabase, DatabaseHeadlessName(ws), databaseStorage(ws), template)
 }
 

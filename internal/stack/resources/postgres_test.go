@@ -2,6 +2,7 @@ package resources
 
 import (
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -43,10 +44,10 @@ func TestPostgresStatefulSet(t *testing.T) {
 			if c.Image != tc.image {
 				t.Errorf("image %q, want %q", c.Image, tc.image)
 			}
-			if c.Command != nil {
-				t.Errorf("command %q replaces the image's entrypoint, which runs initdb", c.Command)
+			if !slices.Equal(c.Command, []string{"postgres"}) {
+				t.Errorf("command %q, want the server itself (the prepare init container ran initdb)", c.Command)
 			}
-			if want := []string{"postgres", "-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "hba_file=/etc/postgresql/pg_hba.conf"}; !slices.Equal(c.Args, want) {
+			if want := []string{"-c", "config_file=/etc/postgresql/postgresql.conf", "-c", "hba_file=/etc/postgresql/pg_hba.conf"}; !slices.Equal(c.Args, want) {
 				t.Errorf("args %q, want %q", c.Args, want)
 			}
 			mounts := map[string]corev1.VolumeMount{}
@@ -67,9 +68,13 @@ func TestPostgresStatefulSet(t *testing.T) {
 			if !strings.HasPrefix(pgdata, mounts["/var/lib/postgresql/data"].MountPath+"/") || mounts["/var/lib/postgresql/data"].Name != dataVolume {
 				t.Errorf("PGDATA %s is not a subdirectory of the data claim", pgdata)
 			}
+			prepare := s.Spec.Template.Spec.InitContainers[0]
+			if prepare.Image != tc.image {
+				t.Errorf("prepare runs image %q, want %q", prepare.Image, tc.image)
+			}
 			for name, key := range map[string]string{"POSTGRES_PASSWORD": SuperuserPasswordKey, "APP_PASSWORD": AppPasswordKey} {
 				var ref *corev1.SecretKeySelector
-				for _, e := range c.Env {
+				for _, e := range prepare.Env {
 					if e.Name == name && e.ValueFrom != nil {
 						ref = e.ValueFrom.SecretKeyRef
 					}
@@ -98,39 +103,57 @@ func TestPostgresStatefulSet(t *testing.T) {
 	}
 }
 
-func TestPostgresInitScript(t *testing.T) {
+// TestPostgresPrepareContainer: an init container runs the prepare script on every start,
+// with the passwords; the server runs explicitly, without them and without the image's
+// entrypoint.
+func TestPostgresPrepareContainer(t *testing.T) {
 	objs := desired(t)
 	s := find[*appsv1.StatefulSet](t, objs, "StatefulSet/shop-database")
 	cm := find[*corev1.ConfigMap](t, objs, "ConfigMap/shop-database-config")
-	script := cm.Data[InitScriptKey]
-	for _, want := range []string{
-		`-v app_password="$APP_PASSWORD"`, "-f /etc/postgresql/init.sql", "--username postgres", "ON_ERROR_STOP=1",
-	} {
+	script := cm.Data[PrepareScriptKey]
+	for _, want := range []string{"initdb --pgdata=\"$PGDATA\"", "--auth-host=scram-sha-256", "init.sql", "listen_addresses= ", "set -eu", "--mode=fast stop"} {
 		if !strings.Contains(script, want) {
-			t.Errorf("the init script lacks %q:\n%s", want, script)
+			t.Errorf("the prepare script lacks %q:\n%s", want, script)
 		}
 	}
-	if !strings.Contains(cm.Data[render.FileInitSQL], ":'"+render.InitSQLPasswordVariable+"'") {
-		t.Errorf("init.sql does not read the psql variable %s the script sets", render.InitSQLPasswordVariable)
+	if strings.Contains(script, "PASSWORD") {
+		t.Error("the prepare script names a password variable: init.sql reads them from the environment")
 	}
-	if strings.Contains(script, "exec ") || strings.Contains(script, "set -") {
-		t.Error("the script must be safe to source: no exec, no set")
-	}
-	var initdb *corev1.Volume
-	for i, v := range s.Spec.Template.Spec.Volumes {
-		if v.Name == "initdb" {
-			initdb = &s.Spec.Template.Spec.Volumes[i]
+	for _, v := range []string{"APP_PASSWORD", "POSTGRES_PASSWORD"} {
+		if !strings.Contains(cm.Data[render.FileInitSQL], "\\getenv ") || !strings.Contains(cm.Data[render.FileInitSQL], v) {
+			t.Errorf("init.sql does not read %s from the environment", v)
 		}
 	}
-	if initdb == nil || initdb.ConfigMap == nil || len(initdb.ConfigMap.Items) != 1 || initdb.ConfigMap.Items[0].Key != InitScriptKey ||
-		!strings.HasSuffix(initdb.ConfigMap.Items[0].Path, ".sh") || *initdb.ConfigMap.Items[0].Mode&0o111 == 0 {
-		t.Fatalf("initdb volume %+v, want only the script, executable, named *.sh", initdb)
+	spec := s.Spec.Template.Spec
+	if len(spec.InitContainers) != 1 || spec.InitContainers[0].Name != "prepare" {
+		t.Fatalf("init containers %v, want prepare", spec.InitContainers)
 	}
-	c := container(t, s.Spec.Template)
-	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
-		return m.Name == "initdb" && m.MountPath == "/docker-entrypoint-initdb.d"
-	}) {
-		t.Error("the script is not in /docker-entrypoint-initdb.d")
+	p, c := spec.InitContainers[0], spec.Containers[0]
+	if !slices.Equal(p.Command, []string{"/bin/sh", "/etc/postgresql/" + PrepareScriptKey}) {
+		t.Errorf("prepare runs %q", p.Command)
+	}
+	if !slices.Equal(c.Command, []string{"postgres"}) {
+		t.Errorf("the server runs %q, want postgres without the image's entrypoint", c.Command)
+	}
+	secrets := func(c corev1.Container) (keys []string) {
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				keys = append(keys, e.ValueFrom.SecretKeyRef.Key)
+			}
+		}
+		return keys
+	}
+	if got := secrets(p); !slices.Equal(got, []string{SuperuserPasswordKey, AppPasswordKey}) {
+		t.Errorf("prepare gets %v from the Secret, want both passwords", got)
+	}
+	if got := secrets(c); len(got) > 0 {
+		t.Errorf("the server gets %v from the Secret, want none", got)
+	}
+	if p.SecurityContext == nil || p.SecurityContext.RunAsNonRoot == nil || !*p.SecurityContext.RunAsNonRoot {
+		t.Errorf("prepare's security context %+v is not restricted", p.SecurityContext)
+	}
+	if !reflect.DeepEqual(p.VolumeMounts, c.VolumeMounts) {
+		t.Errorf("prepare mounts %v, the server %v", p.VolumeMounts, c.VolumeMounts)
 	}
 	for k, v := range cm.Data {
 		for _, pw := range []string{testCredentials.DatabaseApp, testCredentials.DatabaseSuperuser} {
@@ -138,5 +161,47 @@ func TestPostgresInitScript(t *testing.T) {
 				t.Errorf("%s holds a password", k)
 			}
 		}
+	}
+}
+
+// TestNewPasswordsRestartTheirServersAndUsers: a password made anew (a deleted credential
+// Secret) changes the pod templates of its server and of the app, tasks and beat, and
+// nothing else.
+func TestNewPasswordsRestartTheirServersAndUsers(t *testing.T) {
+	base := []option{withTasks(1), withBeat()}
+	cases := map[string]struct {
+		change func(*Credentials)
+		want   []string
+	}{
+		"database app password": {change: func(c *Credentials) { c.DatabaseApp = "new" },
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-tasks", "StatefulSet/shop-database"}},
+		"database superuser password": {change: func(c *Credentials) { c.DatabaseSuperuser = "new" },
+			want: []string{"StatefulSet/shop-database"}},
+		"redis password": {change: func(c *Credentials) { c.Redis = "new" },
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-redis", "Deployment/shop-tasks"}},
+		"broker password": {change: func(c *Credentials) { c.Broker = "new" },
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-tasks", "StatefulSet/shop-broker"}},
+		"the same passwords": {change: func(*Credentials) {}},
+	}
+	before := podTemplates(desired(t, base...))
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := inputsFor(t, webStack(t, base...))
+			tc.change(&in.Credentials)
+			objs, err := Desired(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var changed []string
+			for k, tpl := range podTemplates(objs) {
+				if !reflect.DeepEqual(tpl, before[k]) {
+					changed = append(changed, k)
+				}
+			}
+			slices.Sort(changed)
+			if !slices.Equal(changed, tc.want) {
+				t.Errorf("changed %v, want %v", changed, tc.want)
+			}
+		})
 	}
 }

@@ -34,9 +34,9 @@ func redisObjects(in Inputs) ([]Object, error) {
 	hash := ConfigHash(render.FileRedis, conf)
 	objs := []Object{RedisConfigMap(ws, conf), RedisService(ws)}
 	if persistent(&ws.Spec.Redis) {
-		objs = append(objs, RedisStatefulSet(ws, in.Tuning, hash))
+		objs = append(objs, RedisStatefulSet(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis)))
 	} else {
-		objs = append(objs, RedisDeployment(ws, in.Tuning, hash))
+		objs = append(objs, RedisDeployment(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis)))
 	}
 	return objs, nil
 }
@@ -48,23 +48,23 @@ func RedisConfigMap(ws *v1alpha1.WebStack, redisConf string) *corev1.ConfigMap {
 
 // RedisDeployment is the cache Redis without persistence: one pod, data on an emptyDir.
 // cfgHash is ConfigHash of redis.conf.
-func RedisDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *appsv1.Deployment {
+func RedisDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.Deployment {
 	r := &ws.Spec.Redis
 	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis), emptyDir(dataVolume)}
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
 	return deployment(ws, RedisName(ws), ComponentRedis, ptr(int32(1)), appsv1.DeploymentStrategy{}, template)
 }
 
 // RedisStatefulSet is the cache Redis with persistence RDB or AOF: one pod, data on a
 // volume claim of redis.storage. cfgHash is ConfigHash of redis.conf.
-func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *appsv1.StatefulSet {
+func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.StatefulSet {
 	r := &ws.Spec.Redis
 	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis)}
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, RedisName(ws), ComponentRedis, RedisName(ws), storageOf(r), template)
 }
 
@@ -82,7 +82,7 @@ func brokerObjects(in Inputs) ([]Object, error) {
 	}
 	return []Object{
 		BrokerConfigMap(ws, conf),
-		BrokerStatefulSet(ws, in.Tuning, ConfigHash(render.FileBroker, conf)),
+		BrokerStatefulSet(ws, in.Tuning, ConfigHash(render.FileBroker, conf), credentialsHash(in.Credentials.Broker)),
 		BrokerService(ws),
 	}, nil
 }
@@ -96,12 +96,12 @@ func BrokerConfigMap(ws *v1alpha1.WebStack, brokerConf string) *corev1.ConfigMap
 // claim of tasks.broker.storage, kept or deleted with the StatefulSet as
 // database.deletionPolicy says (queued tasks are data). cfgHash is ConfigHash of
 // broker.conf. Call it only with tasks.
-func BrokerStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *appsv1.StatefulSet {
+func BrokerStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.StatefulSet {
 	b := &ws.Spec.Tasks.Broker
 	volumes := []corev1.Volume{redisConfigVolume(BrokerConfigName(ws), render.FileBroker)}
 	c := redisContainer(b.Image, BrokerCredentialsName(ws), *t.Broker.Resources.DeepCopy())
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentBroker, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentBroker, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, BrokerName(ws), ComponentBroker, BrokerName(ws), b.Storage, template)
 }
 

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,9 +96,18 @@ func ConnectionSecret(ws *v1alpha1.WebStack, c Credentials) (*corev1.Secret, err
 	}, nil
 }
 
-// connectionHash is a hash of the connection Secret's key names (never of its values).
+// connectionHash is a hash of the connection Secret's keys and values.
 func connectionHash(s *corev1.Secret) string {
-	return ConfigHash("keys", strings.Join(slices.Sorted(maps.Keys(s.Data)), "\n"))
+	pairs := make([]string, 0, 2*len(s.Data))
+	for _, k := range slices.Sorted(maps.Keys(s.Data)) {
+		pairs = append(pairs, k, string(s.Data[k]))
+	}
+	return ConfigHash(pairs...)
+}
+
+// credentialsHash is a hash of passwords, for CredentialsHashAnnotation.
+func credentialsHash(passwords ...string) string {
+	return ConfigHash(append([]string{"credentials"}, passwords...)...)
 }
 
 // redisURL is database 0 of a Redis with password and no user name.
