@@ -10,6 +10,7 @@ ENVTEST_ASSETS = $$(hack/controlplane.sh envtest)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 BENCH_FLAGS ?=
+BENCH_STACK_FLAGS ?=
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -78,13 +79,13 @@ test-stack: ## Run the django-shop sample on loopback (PostgreSQL, 2 Redis, 2 gu
 	WEBSTACK_STACK_TEST=1 go test $(GO_TEST_FLAGS) -v ./test/stack/
 
 .PHONY: bench
-bench: ## Benchmark the manager on envtest (1, 100, 1000 WebStacks and the bare-client floor; ~29 min on 2 cores) and write its section of docs/benchmarks.md and docs/benchmarks.json.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench $(BENCH_FLAGS)
+bench: ## Benchmark the manager on envtest (1, 100, 1000 WebStacks and the bare-client floor; ~23 min on 2 cores) and write its section of docs/benchmarks.md and docs/benchmarks.json.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./test/bench/operator $(BENCH_FLAGS)
 
 .PHONY: bench-stack
 bench-stack: ## Benchmark the local stack (wrk, ORM comparisons) and write its section of docs/benchmarks.md (~3-5 min).
 	hack/install-deps.sh
-	hack/bench-stack.sh
+	go run ./test/bench/stack $(BENCH_STACK_FLAGS)
 
 ##@ Build
 

@@ -504,6 +504,17 @@ func (s *Stack) run(ctx context.Context, timeout time.Duration, argv []string) (
 }
 
 // Manage runs manage.py with args, as a migration Job or a kubectl exec would, and returns
+// AppEnv is the value of the app's environment variable name, as the operator's plan sets
+// it for the app container (with the stack's loopback overrides), "" when unset.
+func (s *Stack) AppEnv(name string) string {
+	for _, kv := range s.appEnv {
+		if k, v, _ := strings.Cut(kv, "="); k == name {
+			return v
+		}
+	}
+	return ""
+}
+
 // its standard output.
 func (s *Stack) Manage(ctx context.Context, args ...string) (string, error) {
 	return s.run(ctx, 5*time.Minute, append([]string{"python", "manage.py"}, args...))

@@ -1,6 +1,6 @@
 """The ORM table of docs/benchmarks.md (stack section): each pair of ways to ask the same thing, timed
 on the seeded database (manage.py seed --people 100000), median of --runs after one warm-up
-run. Prints JSON; hack/bench-stack.sh formats it."""
+run. Prints JSON; test/bench/stack formats it."""
 import json
 import statistics
 import time

@@ -1,8 +1,8 @@
-// Command benchstack measures the local stack of the django-shop sample (package stack) and
-// writes a report (docs/benchmarks.md's stack section): wrk on loopback against a cached page through HAProxy and
-// Varnish, the same page straight from gunicorn and uncached through the stack, then the ORM
-// comparisons of manage.py ormbench on 100k people. Run it with hack/bench-stack.sh
-// (make bench-stack).
+// Command stack measures the local stack of the django-shop sample (package test/stack) and
+// writes its section of docs/benchmarks.md: wrk on loopback against a cached page through
+// HAProxy and Varnish, the same page straight from gunicorn and uncached through the stack,
+// then the ORM comparisons of manage.py ormbench on 100k people. `make bench-stack` runs it
+// (go run ./test/bench/stack) after hack/install-deps.sh.
 package main
 
 import (
@@ -18,14 +18,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
+	"github.com/webstack-dev/webstack-operator/test/bench/report"
 	"github.com/webstack-dev/webstack-operator/test/stack"
 )
 
@@ -44,7 +43,7 @@ type config struct {
 func main() {
 	var c config
 	flag.StringVar(&c.root, "root", ".", "the repository root")
-	flag.StringVar(&c.out, "out", "benchmarks-stack.md", "the report to write (make bench-stack splices it into docs/benchmarks.md)")
+	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "the report: its section \"stack\" is replaced, the rest kept")
 	flag.IntVar(&c.runs, "runs", 5, "runs of each measurement (the report shows medians)")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of one wrk run")
 	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "duration of the uncounted wrk run before each path")
@@ -67,12 +66,12 @@ func main() {
 }
 
 func fatal(err error) {
-	fmt.Fprintln(os.Stderr, "benchstack:", err)
+	fmt.Fprintln(os.Stderr, "bench-stack:", err)
 	os.Exit(1)
 }
 
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "benchstack: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "bench-stack: "+format+"\n", args...)
 }
 
 // scenario is one way to the same page.
@@ -88,7 +87,7 @@ func run(ctx context.Context, c config) error {
 		return fmt.Errorf("%s: %w (hack/install-deps.sh installs wrk)", wrkPath, err)
 	}
 	began := time.Now()
-	loadBefore := firstLine(readFile("/proc/loadavg"))
+	machine := report.DescribeMachine()
 	s, err := stack.Start(ctx, stack.Options{Root: c.root, People: c.people, Authors: c.authors, BooksPerAuthor: c.perAuthor, Logf: logf})
 	if err != nil {
 		return err
@@ -134,12 +133,8 @@ func run(ctx context.Context, c config) error {
 	if err := json.Unmarshal([]byte(out), &orm); err != nil {
 		return fmt.Errorf("ormbench: %w\n%s", err, out)
 	}
-	load := [2]string{loadBefore, firstLine(readFile("/proc/loadavg"))}
-	report := writeReport(c, s, scenarios, varnish, orm, load, time.Since(began))
-	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
+	machine.LoadEnd = report.LoadAverage()
+	if err := report.WriteSection(c.out, "stack", writeReport(c, s, machine, scenarios, varnish, orm, time.Since(began))); err != nil {
 		return err
 	}
 	logf("wrote %s in %s", c.out, time.Since(began).Round(time.Second))
@@ -254,43 +249,33 @@ type ormResult struct {
 	} `json:"rows"`
 }
 
-func median[T int | float64 | time.Duration](xs []T) T {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
-
-func writeReport(c config, s *stack.Stack, scenarios []*scenario, varnish map[string]int64, orm ormResult, load [2]string, took time.Duration) string {
+func writeReport(c config, s *stack.Stack, m report.Machine, scenarios []*scenario, varnish map[string]int64, orm ormResult, took time.Duration) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	t := s.Tuning
 	p("# Benchmarks: the whole stack on one machine\n\n")
-	p("Written by `make bench-stack` (hack/bench-stack.sh → `go run ./test/stack/benchstack`) on %s; the run took %s.\n",
+	p("Written by `make bench-stack` (`go run ./test/bench/stack`, source in [test/bench/stack](../test/bench/stack)) on %s; the run took %s.\n",
 		time.Now().UTC().Format("2006-01-02"), took.Round(time.Second))
 	p("Everything runs on loopback on this one machine, wrk included, so the numbers compare the paths with each other;\n")
 	p("they are not what a cluster with one core per component would serve.\n\n")
 
 	p("## Machine\n\n")
 	p("| | |\n| --- | --- |\n")
-	p("| CPU | %s, %d cores (`nproc`) |\n", cpuModel(), runtime.NumCPU())
-	p("| memory | %s |\n", memTotal())
-	p("| OS | Debian %s, kernel %s |\n", firstLine(readFile("/etc/debian_version")), firstLine(output("uname", "-r")))
+	p("| CPU | %s, %d cores (`nproc`) |\n", m.CPUModel, m.CPUs)
+	p("| memory | %.1f GiB |\n", m.MemoryGiB)
+	p("| OS | Debian %s, kernel %s |\n", firstLine(readFile("/etc/debian_version")), m.Kernel)
 	p("| daemons | %s; %s; %s; %s |\n", firstLine(output(stack.HAProxy, "-v")), firstLine(output(stack.Varnishd, "-V")),
 		firstLine(output(stack.RedisSrv, "--version")), firstLine(output(filepath.Join(stack.PGBinDir, "postgres"), "--version")))
 	p("| app | %s |\n", firstLine(output(stack.Python, "-c",
 		"import sys, django, gunicorn, celery, psycopg2; print('Python %s, Django %s, gunicorn %s, Celery %s, psycopg2 %s' % (sys.version.split()[0], django.get_version(), gunicorn.__version__, celery.__version__, psycopg2.__version__.split()[0]))")))
 	p("| load generator | %s |\n", firstLine(output(wrkPath, "-v")))
-	p("| /proc/loadavg | before the stack started (other work on the machine): %s; right after the last measurement (this benchmark's own load included): %s |\n\n", load[0], load[1])
+	p("| load average | before the stack started (other work on the machine): %s; right after the last measurement (this benchmark's own load included): %s |\n\n", m.LoadStart, m.LoadEnd)
 
 	p("## What ran\n\n")
 	p("The stack of `%s`, started as `make test-stack` starts it (package `test/stack`): every config rendered by the operator\n", stack.SampleFile)
 	p("with static discovery on loopback, the app with the environment the operator gives it.\n\n")
 	p("- %d gunicorn instances × %d workers × %d threads (`GUNICORN_CMD_ARGS=%s`, bind overridden per instance), access log on\n",
-		len(s.Apps), t.App.WorkersPerPod, t.App.ThreadsPerWorker, resources.GunicornArgs(s.WS, t))
+		len(s.Apps), t.App.WorkersPerPod, t.App.ThreadsPerWorker, s.AppEnv("GUNICORN_CMD_ARGS"))
 	p("- HAProxy: nbthread %d, maxconn %d per app server (queue beyond), leastconn; logs every request to stdout\n", t.LoadBalancer.Threads, t.LoadBalancer.ServerMaxConnections)
 	p("- Varnish: malloc %d MiB, rule `/people/` ttl 10m\n", t.Cache.StorageMiB)
 	p("- PostgreSQL 15: shared_buffers %d MiB, work_mem %d MiB, max_connections %d\n", t.Database.SharedBuffersMiB, t.Database.WorkMemMiB, t.Database.MaxConnections)
@@ -309,8 +294,8 @@ func writeReport(c config, s *stack.Stack, scenarios []*scenario, varnish map[st
 			rps, p50, p99 = append(rps, r.rps), append(p50, r.p50), append(p99, r.p99)
 			errs += r.errors
 		}
-		med[sc.name] = median(rps)
-		p("| %s | %.0f | %s | %s | %.0f–%.0f | %d |\n", sc.name, median(rps), ms(median(p50)), ms(median(p99)), slices.Min(rps), slices.Max(rps), errs)
+		med[sc.name] = report.Median(rps)
+		p("| %s | %.0f | %s | %s | %.0f–%.0f | %d |\n", sc.name, med[sc.name], ms(report.Median(p50)), ms(report.Median(p99)), slices.Min(rps), slices.Max(rps), errs)
 	}
 	cached, direct, uncached := med[scenarios[0].name], med[scenarios[1].name], med[scenarios[2].name]
 	p("\n")
@@ -348,8 +333,8 @@ func writeReport(c config, s *stack.Stack, scenarios []*scenario, varnish map[st
 	}
 	p("\nThe JSONB query matches %d of %d people; \"no index\" drops `person_profile_gin` inside a transaction that is rolled back.\n\n", orm.Matches, orm.People)
 
-	p("## Repeat it\n\n```sh\nhack/install-deps.sh   # Debian packages: daemons, wrk, Django, gunicorn, Celery\nmake bench-stack       # about %.0f minutes; writes %s\n", max(1, took.Minutes()), c.out)
-	p("hack/bench-stack.sh -runs %d -duration %s -connections %d   # the same, with the flags of this run\n```\n\n", c.runs, c.duration, c.connections)
+	p("## Repeat it\n\n```sh\nhack/install-deps.sh   # Debian packages: daemons, wrk, Django, gunicorn, Celery\nmake bench-stack       # about %.0f minutes; writes this section of %s\n", max(1, took.Minutes()), c.out)
+	p("go run ./test/bench/stack -runs %d -duration %s -connections %d   # the same, with the flags of this run\n```\n\n", c.runs, c.duration, c.connections)
 	p("Start timeline of this run:\n\n```\n%s\n```\n", strings.Join(s.Timeline, "\n"))
 	return b.String()
 }
@@ -371,23 +356,4 @@ func output(name string, args ...string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(line)
-}
-
-func cpuModel() string {
-	for _, l := range strings.Split(readFile("/proc/cpuinfo"), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func memTotal() string {
-	for _, l := range strings.Split(readFile("/proc/meminfo"), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return fmt.Sprintf("%.1f GiB", kb/1024/1024)
-		}
-	}
-	return "unknown"
 }

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +47,7 @@ type controlPlane struct {
 	// kubeconfig is the manager's: user benchUser, group system:masters.
 	kubeconfig string
 	audit      *auditLog
+	jobs       *jobController
 	// apiPID and etcdPID are the control-plane processes, for CPU accounting.
 	apiPID, etcdPID int
 }
@@ -145,42 +146,43 @@ func startControlPlane(ctx context.Context, dir string, namespaces int) (*contro
 			return nil, fmt.Errorf("creating namespace %s: %w", ns.Name, err)
 		}
 	}
-	if cp.audit, err = tailAudit(ctx, logPath); err != nil {
-		return nil, err
-	}
-	cp.apiPID = childPID("kube-apiserver")
-	cp.etcdPID = childPID("etcd")
+	cp.audit = tailAudit(ctx, logPath)
+	cp.apiPID = childPID(os.Getpid(), "kube-apiserver")
+	cp.etcdPID = childPID(os.Getpid(), "etcd")
 	ok = true
 	return cp, nil
 }
 
-func (cp *controlPlane) stop() error {
-	cp.audit.close()
-	return cp.env.Stop()
+// onControlPlane runs f on a fresh control plane in dir, with the harness playing the Job
+// controller and the API server warmed up for the samples, and stops it after.
+func onControlPlane(ctx context.Context, cfg config, dir string, samples []*sample, f func(ctx context.Context, cp *controlPlane) error) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	// The harness's watches end with ctx, before the API server is stopped (open watches
+	// hold up its shutdown).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cp, err := startControlPlane(ctx, dir, cfg.namespaces)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cancel()
+		if err := cp.env.Stop(); err != nil {
+			log.Printf("stopping the control plane: %v", err)
+		}
+	}()
+	if cp.jobs, err = startJobController(ctx, cp.kube); err != nil {
+		return err
+	}
+	if err := warmUp(ctx, cp.client, samples); err != nil {
+		return err
+	}
+	return f(ctx, cp)
 }
 
 func namespaceName(i int) string { return fmt.Sprintf("bench-%02d", i) }
-
-// childPID finds a child process of this one by its command name (envtest starts
-// kube-apiserver and etcd as children); 0 if there is none.
-func childPID(comm string) int {
-	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil {
-			continue
-		}
-		if st.ppid == self && st.comm == comm {
-			return pid
-		}
-	}
-	return 0
-}
 
 // fetchProfile saves a pprof profile of kube-apiserver (e.g. "profile?seconds=30"), asked
 // for by the harness's own user, so the request is not counted as the manager's.

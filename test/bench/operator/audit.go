@@ -2,13 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +15,7 @@ import (
 // request is one request of the manager, as the API server's audit log saw it.
 type request struct {
 	at        time.Time // when the API server received it
+	done      time.Time // when it answered
 	verb      string
 	resource  string // resource[/subresource]
 	namespace string
@@ -26,11 +24,7 @@ type request struct {
 }
 
 func (r request) write() bool {
-	switch r.verb {
-	case "create", "update", "patch", "delete", "deletecollection":
-		return true
-	}
-	return false
+	return slices.Contains([]string{"create", "update", "patch", "delete", "deletecollection"}, r.verb)
 }
 
 // key is "verb resource", the rows of the per-resource tables.
@@ -53,6 +47,7 @@ type auditEvent struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
 	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
+	StageTimestamp           time.Time `json:"stageTimestamp"`
 }
 
 // auditLog follows the API server's audit log file and keeps the manager's requests.
@@ -61,87 +56,83 @@ type auditEvent struct {
 type auditLog struct {
 	mu       sync.Mutex
 	requests []request
+	// written is when each object ("resource/namespace/name") was written with success.
+	written map[string][]time.Time
 	// lastSeen is when the harness last read a request of the manager (quiescence).
 	lastSeen time.Time
-	cancel   context.CancelFunc
 	done     chan struct{}
 }
 
-func tailAudit(ctx context.Context, path string) (*auditLog, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	a := &auditLog{cancel: cancel, done: make(chan struct{}), lastSeen: time.Now()}
+func tailAudit(ctx context.Context, path string) *auditLog {
+	a := &auditLog{lastSeen: time.Now(), done: make(chan struct{})}
 	go func() {
 		defer close(a.done)
-		var f *os.File
-		for f == nil {
-			var err error
-			if f, err = os.Open(path); err != nil {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(50 * time.Millisecond):
+		var r *bufio.Reader
+		var partial []byte
+		for ctx.Err() == nil {
+			if r == nil {
+				if f, err := os.Open(path); err == nil {
+					defer f.Close()
+					r = bufio.NewReaderSize(f, 1<<20)
 				}
 			}
-		}
-		defer f.Close()
-		r := bufio.NewReaderSize(f, 1<<20)
-		var partial []byte
-		for {
-			line, err := r.ReadBytes('\n')
-			if len(line) > 0 {
+			for r != nil {
+				line, err := r.ReadBytes('\n')
 				partial = append(partial, line...)
-			}
-			if err == nil {
-				a.add(bytes.TrimSpace(partial))
+				if err != nil {
+					break
+				}
+				a.add(partial)
 				partial = partial[:0]
-				continue
 			}
-			if !errors.Is(err, io.EOF) {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
+			_ = sleep(ctx, 50*time.Millisecond)
 		}
 	}()
-	return a, nil
+	return a
 }
 
 func (a *auditLog) add(line []byte) {
-	if len(line) == 0 {
-		return
-	}
 	var ev auditEvent
 	if json.Unmarshal(line, &ev) != nil || ev.User.Username != benchUser {
 		return
 	}
-	switch {
-	case ev.Verb == "watch" && ev.Stage == "ResponseStarted":
-	case ev.Verb != "watch" && ev.Stage == "ResponseComplete":
-	default:
+	if want := map[bool]string{true: "ResponseStarted", false: "ResponseComplete"}[ev.Verb == "watch"]; ev.Stage != want {
 		return
 	}
-	r := request{at: ev.RequestReceivedTimestamp, verb: ev.Verb}
-	if ev.ObjectRef != nil {
-		r.resource, r.namespace, r.name = ev.ObjectRef.Resource, ev.ObjectRef.Namespace, ev.ObjectRef.Name
-		if ev.ObjectRef.Subresource != "" {
-			r.resource += "/" + ev.ObjectRef.Subresource
+	r := request{at: ev.RequestReceivedTimestamp, done: ev.StageTimestamp, verb: ev.Verb}
+	if o := ev.ObjectRef; o != nil {
+		r.resource, r.namespace, r.name = o.Resource, o.Namespace, o.Name
+		if o.Subresource != "" {
+			r.resource += "/" + o.Subresource
 		}
 	}
 	if ev.ResponseStatus != nil {
 		r.code = ev.ResponseStatus.Code
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.requests = append(a.requests, r)
+	if r.write() && r.code/100 == 2 {
+		if a.written == nil {
+			a.written = map[string][]time.Time{}
+		}
+		k := r.resource + "/" + r.namespace + "/" + r.name
+		a.written[k] = append(a.written[k], r.done)
+	}
 	a.lastSeen = time.Now()
-	a.mu.Unlock()
 }
 
-func (a *auditLog) close() {
-	a.cancel()
-	<-a.done
+// writtenAfter is when the object ("resource/namespace/name") was first written with
+// success by a request the API server received at from or later.
+func (a *auditLog) writtenAfter(key string, from time.Time) (time.Time, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, at := range a.written[key] {
+		if !at.Before(from) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // quietSince is when the harness last read a request of the manager.
@@ -185,36 +176,28 @@ func countRequests(rs []request) requestCounts {
 			c.Reads++
 			c.ReadsBy[r.key()]++
 		}
-		if r.code != 0 && (r.code < 200 || r.code > 299) {
+		if r.code != 0 && r.code/100 != 2 {
 			c.Failed[r.key()+" "+strconv.Itoa(r.code)]++
 		}
 	}
 	return c
 }
 
-// owner attributes a request to the WebStack it is about, by name: children are named
-// "<webstack>-<component>", Events "<object>.<suffix>", the WebStack itself "<webstack>".
-// The benchmark's WebStacks are named ws-NNNN, so the prefix is unambiguous.
-func owner(r request) string {
-	n := r.name
-	if !strings.HasPrefix(n, "ws-") || len(n) < len("ws-0000") {
-		return ""
-	}
-	return n[:len("ws-0000")]
-}
-
-// writesPerWebStack counts each WebStack's writes by "verb resource".
+// writesPerWebStack counts each WebStack's writes by "verb resource", attributed by name:
+// children are named "<webstack>-<component>", Events "<object>.<suffix>", the WebStack
+// itself "<webstack>". The benchmark's WebStacks are named ws-NNNN, so the prefix is
+// unambiguous.
 func writesPerWebStack(rs []request) (per map[string]map[string]int, unattributed int) {
 	per = map[string]map[string]int{}
 	for _, r := range rs {
 		if !r.write() {
 			continue
 		}
-		o := owner(r)
-		if o == "" {
+		if !strings.HasPrefix(r.name, "ws-") || len(r.name) < len("ws-0000") {
 			unattributed++
 			continue
 		}
+		o := r.name[:len("ws-0000")]
 		if per[o] == nil {
 			per[o] = map[string]int{}
 		}
@@ -224,10 +207,10 @@ func writesPerWebStack(rs []request) (per map[string]map[string]int, unattribute
 }
 
 func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+	keys := make([]string, 0, len(m))
 	for k := range m {
-		out = append(out, k)
+		keys = append(keys, k)
 	}
-	sort.Strings(out)
-	return out
+	slices.Sort(keys)
+	return keys
 }

@@ -16,6 +16,10 @@ workqueue_depth{controller="webstack",name="webstack"} 7
 rest_client_requests_total{code="200",host="127.0.0.1:6443",method="GET"} 5
 rest_client_requests_total{code="201",host="a,b",method="POST"} 2
 go_memstats_heap_inuse_bytes 1.048576e+06
+# TYPE controller_runtime_reconcile_time_seconds histogram
+controller_runtime_reconcile_time_seconds_bucket{controller="webstack",le="+Inf"} 15
+controller_runtime_reconcile_time_seconds_sum{controller="webstack"} 2.5
+controller_runtime_reconcile_time_seconds_count{controller="webstack"} 15
 `
 	samples, err := parseMetrics(strings.NewReader(text))
 	if err != nil {
@@ -32,6 +36,7 @@ go_memstats_heap_inuse_bytes 1.048576e+06
 		"comma inside a label value":   {"rest_client_requests_total", map[string]string{"host": "a,b"}, 2},
 		"no labels, float notation":    {"go_memstats_heap_inuse_bytes", nil, 1 << 20},
 		"absent metric":                {"nothing_here", nil, 0},
+		"a histogram's sum":            {"controller_runtime_reconcile_time_seconds", map[string]string{"controller": "webstack"}, 2.5},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +105,9 @@ func TestAuditLinesCountOncePerRequest(t *testing.T) {
 		`{"stage":"ResponseStarted","verb":"watch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"secrets"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000001Z"}`,
 		`{"stage":"ResponseComplete","verb":"watch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"secrets"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000001Z"}`,
 		// Anything else at ResponseComplete, with its subresource.
-		`{"stage":"ResponseComplete","verb":"update","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"webstacks","subresource":"status","namespace":"bench-00","name":"ws-0000"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:01Z"}`,
+		`{"stage":"ResponseComplete","verb":"update","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"webstacks","subresource":"status","namespace":"bench-00","name":"ws-0000"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:01Z","stageTimestamp":"2026-01-01T00:00:01.5Z"}`,
+		// A write that failed writes nothing.
+		`{"stage":"ResponseComplete","verb":"patch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"configmaps","namespace":"bench-00","name":"ws-0000-cache-config"},"responseStatus":{"code":409},"requestReceivedTimestamp":"2026-01-01T00:00:01Z","stageTimestamp":"2026-01-01T00:00:01.1Z"}`,
 		// Somebody else's request.
 		`{"stage":"ResponseComplete","verb":"create","user":{"username":"admin"},"objectRef":{"resource":"webstacks"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-01-01T00:00:02Z"}`,
 		`not json`,
@@ -109,7 +116,17 @@ func TestAuditLinesCountOncePerRequest(t *testing.T) {
 		a.add([]byte(l))
 	}
 	got := countRequests(a.between(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 1, 0, 1, 0, 0, time.UTC)))
-	if got.Reads != 1 || got.ReadsBy["watch secrets"] != 1 || got.Writes != 1 || got.WritesBy["update webstacks/status"] != 1 {
-		t.Errorf("counted %+v, want one watch and one status update", got)
+	if got.Reads != 1 || got.ReadsBy["watch secrets"] != 1 || got.Writes != 2 || got.WritesBy["update webstacks/status"] != 1 || got.Failed["patch configmaps 409"] != 1 {
+		t.Errorf("counted %+v, want one watch, one status update and one failed patch", got)
+	}
+	start := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	if at, ok := a.writtenAfter("webstacks/status/bench-00/ws-0000", start); !ok || !at.Equal(start.Add(500*time.Millisecond)) {
+		t.Errorf("the status was written at %v (%v), want when the API server answered, %v", at, ok, start.Add(500*time.Millisecond))
+	}
+	if _, ok := a.writtenAfter("webstacks/status/bench-00/ws-0000", start.Add(time.Second)); ok {
+		t.Error("the status counts as written after the write")
+	}
+	if _, ok := a.writtenAfter("configmaps/bench-00/ws-0000-cache-config", start); ok {
+		t.Error("a write answered 409 counts as written")
 	}
 }
