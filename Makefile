@@ -67,9 +67,13 @@ deps: ## Install the Debian packages the tests need and build the control-plane 
 
 ##@ End to end
 
-.PHONY: test-e2e
+.PHONY: test-e2e test-e2e-real
 test-e2e: ## Install the chart into a local cluster (hack/cluster.sh, cluster "e2e"), run the manager as the chart's ServiceAccount and drive the samples with kubectl and helm (~1 min warm).
 	WEBSTACK_E2E=1 go test $(GO_TEST_FLAGS) -v ./test/e2e/
+
+test-e2e-real: ## Run the django-shop sample on real pods (hack/real-cluster.sh: kubelet, containerd, images built from Debian by hack/images.sh) and check it end to end. Needs root.
+	hack/install-deps.sh --real
+	WEBSTACK_E2E_REAL=1 go test $(GO_TEST_FLAGS) -v ./test/real/
 
 ##@ Local stack
 

@@ -8,7 +8,9 @@
 #   hack/controlplane.sh envtest        # kube-apiserver + etcd; prints the dir for KUBEBUILDER_ASSETS
 #   hack/controlplane.sh cluster-bins   # + kube-controller-manager, kube-scheduler, kubectl, kwok,
 #                                       #   kwokctl, helm; prints one dir with all of them
-#   hack/controlplane.sh kube-bins      # all Kubernetes binaries; prints their dir
+#   hack/controlplane.sh kube-bins      # the control-plane binaries and kubectl; prints their dir
+#   hack/controlplane.sh node-bins      # + kubelet and kube-proxy (hack/real-cluster.sh); prints their dir
+#   hack/controlplane.sh coredns        # CoreDNS; prints its bin dir
 #   hack/controlplane.sh kwok|helm      # just that tool; prints its bin dir
 #   hack/controlplane.sh versions       # prints the pinned versions as KEY=value lines
 #
@@ -21,6 +23,7 @@ set -euo pipefail
 KUBE_VERSION=v1.37.2 # k8s.io/kubernetes; the staging modules are v0.${minor}.${patch}
 KWOK_VERSION=v0.8.0  # sigs.k8s.io/kwok
 HELM_VERSION=v3.22.0 # helm.sh/helm/v3
+COREDNS_VERSION=v1.15.0 # github.com/coredns/coredns (hack/real-cluster.sh)
 
 CACHE=${WEBSTACK_CACHE:-$HOME/.cache/webstack-operator}
 K8S_DIR=$CACHE/k8s-$KUBE_VERSION
@@ -28,10 +31,15 @@ K8S_BIN=$K8S_DIR/bin
 K8S_MOD=$K8S_DIR/module
 KWOK_BIN=$CACHE/kwok-$KWOK_VERSION/bin
 HELM_BIN=$CACHE/helm-$HELM_VERSION/bin
+COREDNS_BIN=$CACHE/coredns-$COREDNS_VERSION/bin
 CLUSTER_BIN=$CACHE/bin-k8s-$KUBE_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION
 
 # The Kubernetes commands this script can build (packages under k8s.io/kubernetes/cmd).
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+# The node's commands, for the real-containers cluster only.
+NODE_CMDS=(kubelet kube-proxy)
+# The build module is tidied for all of them, so it is prepared once.
+MODULE_CMDS=("${KUBE_CMDS[@]}" "${NODE_CMDS[@]}")
 
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -124,7 +132,7 @@ staging_version() {
 # points at ./staging/src/...) with the published v0.x.y of the same name.
 ensure_wrapper_module() {
 	# .ready records the commands the module was tidied for.
-	[[ -f $K8S_MOD/.ready && $(<"$K8S_MOD/.ready") == "${KUBE_CMDS[*]}" ]] && return
+	[[ -f $K8S_MOD/.ready && $(<"$K8S_MOD/.ready") == "${MODULE_CMDS[*]}" ]] && return
 	local sv gomod goline tmp mods
 	sv=$(staging_version "$KUBE_VERSION")
 	log "preparing build module for k8s.io/kubernetes@$KUBE_VERSION (staging $sv)"
@@ -144,7 +152,7 @@ ensure_wrapper_module() {
 		echo
 		echo "require k8s.io/kubernetes $KUBE_VERSION"
 		echo
-		for cmd in "${KUBE_CMDS[@]}"; do
+		for cmd in "${MODULE_CMDS[@]}"; do
 			echo "tool k8s.io/kubernetes/cmd/$cmd"
 		done
 		echo
@@ -157,7 +165,7 @@ ensure_wrapper_module() {
 	# tidy resolves every module the tools need at the versions kubernetes pins
 	# and writes go.sum; later builds then run with the default -mod=readonly.
 	run_go "$tmp" mod tidy || die "go mod tidy failed in the build module"
-	echo "${KUBE_CMDS[*]}" >"$tmp/.ready"
+	echo "${MODULE_CMDS[*]}" >"$tmp/.ready"
 	rm -rf "$K8S_MOD"
 	mv "$tmp" "$K8S_MOD"
 }
@@ -257,6 +265,12 @@ ensure_helm() {
 		"helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 }
 
+ensure_coredns() {
+	go_install_tool "$COREDNS_BIN" coredns \
+		"-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
+		"github.com/coredns/coredns@$COREDNS_VERSION"
+}
+
 # One directory of symlinks to everything the end-to-end cluster needs.
 ensure_cluster_dir() {
 	local f
@@ -283,6 +297,15 @@ kube-bins)
 	ensure_kube "${KUBE_CMDS[@]}"
 	echo "$K8S_BIN"
 	;;
+node-bins)
+	ensure_etcd
+	ensure_kube "${KUBE_CMDS[@]}" "${NODE_CMDS[@]}"
+	echo "$K8S_BIN"
+	;;
+coredns)
+	ensure_coredns
+	echo "$COREDNS_BIN"
+	;;
 cluster-bins)
 	ensure_etcd
 	ensure_kube "${KUBE_CMDS[@]}"
@@ -303,6 +326,7 @@ versions)
 	echo "KUBE_VERSION=$KUBE_VERSION"
 	echo "KWOK_VERSION=$KWOK_VERSION"
 	echo "HELM_VERSION=$HELM_VERSION"
+	echo "COREDNS_VERSION=$COREDNS_VERSION"
 	echo "CACHE=$CACHE"
 	;;
 *)

@@ -9,7 +9,10 @@
 # 101 ("action forbidden"), and any daemon that started anyway is stopped and
 # disabled afterwards, so the default ports stay free for the tests' own instances.
 #
-# Usage: hack/install-deps.sh        (must run as root, or with sudo available)
+# Usage: hack/install-deps.sh          (must run as root, or with sudo available)
+#        hack/install-deps.sh --real   also what hack/real-cluster.sh needs: containerd,
+#                                      runc, the CNI plugins, iptables, ipset, conntrack,
+#                                      and mmdebstrap for the images of hack/images.sh
 set -euo pipefail
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -30,9 +33,24 @@ PACKAGES=(
 	python3-django-redis
 	python3-psycopg2
 )
+# The real-containers cluster (hack/real-cluster.sh) and its images (hack/images.sh).
+REAL_PACKAGES=(
+	containerd
+	runc
+	containernetworking-plugins
+	iptables
+	ipset
+	conntrack
+	mmdebstrap
+)
 
 # Services that Debian's maintainer scripts would start on install.
 SERVICES=(etcd haproxy varnish varnishncsa redis-server postgresql)
+
+if [[ ${1:-} == --real ]]; then
+	PACKAGES+=("${REAL_PACKAGES[@]}")
+	SERVICES+=(containerd)
+fi
 
 installed() {
 	local status
