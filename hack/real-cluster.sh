@@ -51,6 +51,7 @@ RUN_DIR=/run/webstack-real
 CTR_SOCK=$RUN_DIR/containerd.sock
 PV_DIR=$STATE/volumes
 KUBECONFIG_FILE=$STATE/kubeconfig.yaml
+LAST_LOGS=$CACHE/real-last-logs
 
 # Sysctls the node components set (kubelet: vm.overcommit_memory, kernel.panic,
 # kernel.panic_on_oops; kube-proxy: route_localnet; us: ip_forward and bridge
@@ -321,13 +322,13 @@ up() {
 	start kube-apiserver "$BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
 		--bind-address 0.0.0.0 --secure-port "$API_PORT" --advertise-address "$ip" \
 		--service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC \
-		--client-ca-file "$pki/ca.crt" --requestheader-client-ca-file "$pki/ca.crt" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+		--client-ca-file "$pki/ca.crt" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
 		--kubelet-client-certificate "$pki/admin.crt" --kubelet-client-key "$pki/admin.key" \
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
 		--allow-privileged=true --enable-admission-plugins NodeRestriction \
 		--kubelet-preferred-address-types InternalIP,Hostname
-	wait_for kube-apiserver 60 kubectl_c get --raw /readyz
+	wait_for kube-apiserver 180 kubectl_c get --raw /readyz
 	start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig "$KUBECONFIG_FILE" \
 		--authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
 		--bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
@@ -414,7 +415,7 @@ stop() {
 our_shims() {
 	local p
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "containerd-shim.*-address $CTR_SOCK" && echo "${p#/proc/}"
+		{ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -q -- "containerd-shim.*-address $CTR_SOCK" && echo "${p#/proc/}"
 	done
 	return 0
 }
@@ -469,6 +470,9 @@ down() {
 	fi
 	rm -rf "$RUN_DIR"
 	if [[ -d $STATE ]]; then
+		# The logs outlive the cluster for a look after a failed run.
+		rm -rf "$LAST_LOGS"
+		[[ -d $STATE/logs ]] && mv "$STATE/logs" "$LAST_LOGS"
 		rm -rf "$STATE"
 	fi
 	log "down"
@@ -487,11 +491,14 @@ cleanup_iptables() {
 			local chains
 			chains=$(ours)
 			[[ -n $chains ]] || continue
-			"$ipt-save" -t "$table" 2>/dev/null | grep -E '^-A [A-Z]+ .*-j (KUBE|CNI)-' | while IFS= read -r rule; do
+			local rules
+			rules=$("$ipt-save" -t "$table" 2>/dev/null | grep -E '^-A [A-Z]+ .*-j (KUBE|CNI)-' || true)
+			while IFS= read -r rule; do
+				[[ -n $rule ]] || continue
 				chain=$(sed -E 's/.*-j ((KUBE|CNI)-[^ ]*).*/\1/' <<<"$rule")
 				grep -qxF "$chain" <<<"$chains" || continue
 				eval "$ipt -t $table ${rule/#-A/-D}" 2>/dev/null || true
-			done
+			done <<<"$rules"
 			for chain in $chains; do "$ipt" -t "$table" -F "$chain" 2>/dev/null || true; done
 			for chain in $chains; do "$ipt" -t "$table" -X "$chain" 2>/dev/null || true; done
 		done
