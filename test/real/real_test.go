@@ -190,7 +190,17 @@ func pageThroughHAProxy(t *testing.T, s *shop) {
 	kubectl(t, "-n", ns, "exec", "deploy/"+stack+"-app", "--", "python", "manage.py", "seed", "--people", "200", "--authors", "5", "--books-per-author", "2")
 	ip := kubectl(t, "-n", ns, "get", "service", stack+"-loadbalancer", "-o", "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}")
 	s.base = "http://" + strings.TrimSpace(ip)
+	// Ready does not wait for Varnish's backend probe: a probe that failed while the app
+	// pods were starting leaves the backend sick until enough probes pass (threshold 3 of
+	// 5, every 5 s), and Varnish answers 503 meanwhile. Wait for the first page as a user
+	// would, and report how long it took.
+	start := time.Now()
 	first := get(t, s.base+"/people/1/")
+	for first.StatusCode == http.StatusServiceUnavailable && time.Since(start) < 90*time.Second {
+		time.Sleep(time.Second)
+		first = get(t, s.base+"/people/1/")
+	}
+	t.Logf("first page %s after the WebStack was Ready", time.Since(start).Round(time.Second))
 	if first.StatusCode != http.StatusOK || !strings.Contains(first.body, `data-id="1"`) {
 		t.Fatalf("GET /people/1/ through %s: status %d, not the person page:\n%.400s", s.base, first.StatusCode, first.body)
 	}
@@ -266,19 +276,13 @@ func tuningMatches(t *testing.T, _ *shop) {
 	}
 }
 
-// redisBytes reads a Redis memory size ("64mb", "1gb", "1048576") as bytes; Redis's "mb"
-// is 1024*1024.
+// redisBytes reads status.tuning's maxMemory, a Kubernetes quantity ("192Mi"), as bytes.
 func redisBytes(s string) (int64, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	for suffix, m := range map[string]int64{"kb": 1 << 10, "mb": 1 << 20, "gb": 1 << 30} {
-		if strings.HasSuffix(s, suffix) {
-			mult, s = m, strings.TrimSuffix(s, suffix)
-			break
-		}
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return 0, err
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n * mult, err
+	return q.Value(), nil
 }
 
 func databasePodComesBack(t *testing.T, s *shop) {
