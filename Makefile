@@ -9,6 +9,8 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 ENVTEST_ASSETS = $$(hack/controlplane.sh envtest)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
+# The real-pods suite builds kubelet, CoreDNS and the images on a cold cache.
+REAL_TEST_FLAGS ?= -count=1 -timeout 90m
 BENCH_FLAGS ?=
 BENCH_STACK_FLAGS ?=
 
@@ -73,7 +75,7 @@ test-e2e: ## Install the chart into a local cluster (hack/cluster.sh, cluster "e
 
 test-e2e-real: ## Run the django-shop sample on real pods (hack/real-cluster.sh: kubelet, containerd, images built from Debian by hack/images.sh) and check it end to end. Needs root.
 	hack/install-deps.sh --real
-	WEBSTACK_E2E_REAL=1 go test $(GO_TEST_FLAGS) -v ./test/real/
+	WEBSTACK_E2E_REAL=1 go test $(REAL_TEST_FLAGS) -v ./test/real/
 
 ##@ Local stack
 

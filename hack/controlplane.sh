@@ -11,6 +11,7 @@
 #   hack/controlplane.sh kube-bins      # the control-plane binaries and kubectl; prints their dir
 #   hack/controlplane.sh node-bins      # + kubelet and kube-proxy (hack/real-cluster.sh); prints their dir
 #   hack/controlplane.sh coredns        # CoreDNS; prints its bin dir
+#   hack/controlplane.sh kube-router    # kube-router (NetworkPolicy controller); prints its bin dir
 #   hack/controlplane.sh kwok|helm      # just that tool; prints its bin dir
 #   hack/controlplane.sh versions       # prints the pinned versions as KEY=value lines
 #
@@ -24,6 +25,10 @@ KUBE_VERSION=v1.37.2 # k8s.io/kubernetes; the staging modules are v0.${minor}.${
 KWOK_VERSION=v0.8.0  # sigs.k8s.io/kwok
 HELM_VERSION=v3.22.0 # helm.sh/helm/v3
 COREDNS_VERSION=v1.15.0 # github.com/coredns/coredns (hack/real-cluster.sh)
+# github.com/cloudnativelabs/kube-router/v2, only its NetworkPolicy controller (iptables +
+# ipset), for hack/real-cluster.sh. v2.1.0 is the version the module proxy serves; security
+# flaws are reported for it, acceptable for a local test cluster that sees no untrusted traffic.
+KUBE_ROUTER_VERSION=v2.1.0
 
 CACHE=${WEBSTACK_CACHE:-$HOME/.cache/webstack-operator}
 K8S_DIR=$CACHE/k8s-$KUBE_VERSION
@@ -32,6 +37,7 @@ K8S_MOD=$K8S_DIR/module
 KWOK_BIN=$CACHE/kwok-$KWOK_VERSION/bin
 HELM_BIN=$CACHE/helm-$HELM_VERSION/bin
 COREDNS_BIN=$CACHE/coredns-$COREDNS_VERSION/bin
+KUBE_ROUTER_BIN=$CACHE/kube-router-$KUBE_ROUTER_VERSION/bin
 CLUSTER_BIN=$CACHE/bin-k8s-$KUBE_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION
 
 # The Kubernetes commands this script can build (packages under k8s.io/kubernetes/cmd).
@@ -271,6 +277,12 @@ ensure_coredns() {
 		"github.com/coredns/coredns@$COREDNS_VERSION"
 }
 
+ensure_kube_router() {
+	go_install_tool "$KUBE_ROUTER_BIN" kube-router \
+		"-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+		"github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION"
+}
+
 # One directory of symlinks to everything the end-to-end cluster needs.
 ensure_cluster_dir() {
 	local f
@@ -306,6 +318,10 @@ coredns)
 	ensure_coredns
 	echo "$COREDNS_BIN"
 	;;
+kube-router)
+	ensure_kube_router
+	echo "$KUBE_ROUTER_BIN"
+	;;
 cluster-bins)
 	ensure_etcd
 	ensure_kube "${KUBE_CMDS[@]}"
@@ -327,6 +343,7 @@ versions)
 	echo "KWOK_VERSION=$KWOK_VERSION"
 	echo "HELM_VERSION=$HELM_VERSION"
 	echo "COREDNS_VERSION=$COREDNS_VERSION"
+	echo "KUBE_ROUTER_VERSION=$KUBE_ROUTER_VERSION"
 	echo "CACHE=$CACHE"
 	;;
 *)

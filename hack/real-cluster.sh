@@ -11,6 +11,7 @@
 #   hack/real-cluster.sh down         # stop what up started and undo its changes to the host
 #   hack/real-cluster.sh kubeconfig   # print the kubeconfig path (fails if not running)
 #   hack/real-cluster.sh status       # exit 0 running, 1 not running
+#   hack/real-cluster.sh netpol       # print what enforces NetworkPolicies in the running cluster: kube-router or none
 #   hack/real-cluster.sh images       # (re)build and import the images of hack/images.sh
 #
 #   KUBECONFIG=$(hack/real-cluster.sh up) kubectl get pods -A
@@ -19,6 +20,8 @@
 #   WEBSTACK_CACHE     cache root (default ~/.cache/webstack-operator); state lives in
 #                      $WEBSTACK_CACHE/real (logs/, pids/, pki/, etcd/, kubelet/, containerd/)
 #   WEBSTACK_REAL_PVS  number of pre-created hostPath PersistentVolumes (default 10)
+#   WEBSTACK_REAL_NETPOL  kube-router (default): enforce NetworkPolicies with kube-router's
+#                      policy controller (iptables + ipset); none: leave them unenforced
 #
 # See hack/README.md ("real-cluster.sh") for what it changes on the host and how down undoes it.
 set -euo pipefail
@@ -26,6 +29,7 @@ set -euo pipefail
 CACHE=${WEBSTACK_CACHE:-$HOME/.cache/webstack-operator}
 STATE=$CACHE/real
 PVS=${WEBSTACK_REAL_PVS:-10}
+NETPOL=${WEBSTACK_REAL_NETPOL:-none}
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 NODE=real-node
@@ -39,6 +43,7 @@ KUBELET_PORT=17250
 KUBELET_HEALTHZ_PORT=17248
 PROXY_METRICS=127.0.0.1:17249
 PROXY_HEALTHZ=127.0.0.1:17256
+ROUTER_HEALTH_PORT=17245
 # Networks: pods on a bridge of our own, Services, the DNS server on the bridge's address.
 POD_CIDR=10.217.0.0/24
 BRIDGE=webstack0
@@ -80,11 +85,15 @@ usage() {
 
 [[ $(id -u) -eq 0 ]] || die "needs root (containerd, kubelet, iptables)"
 [[ $PVS =~ ^[0-9]+$ ]] || die "WEBSTACK_REAL_PVS=$PVS is not a number"
+[[ $NETPOL == kube-router || $NETPOL == none ]] || die "WEBSTACK_REAL_NETPOL=$NETPOL: want kube-router or none"
 
 use_bins() {
 	[[ -n ${BIN:-} ]] && return
 	BIN=$("$HACK_DIR/controlplane.sh" node-bins)
 	COREDNS_BIN=$("$HACK_DIR/controlplane.sh" coredns)
+	if [[ $NETPOL == kube-router ]]; then
+		ROUTER_BIN=$("$HACK_DIR/controlplane.sh" kube-router)
+	fi
 	export PATH=$BIN:$PATH
 }
 kubectl_c() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
@@ -119,6 +128,7 @@ wait_for() {
 }
 
 COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns)
+[[ $NETPOL == kube-router ]] && COMPONENTS+=(kube-router)
 
 running() {
 	local c
@@ -174,7 +184,9 @@ record_host() {
 		v=$(sysctl -n "$s" 2>/dev/null) || continue
 		printf '%s=%s\n' "$s" "$v"
 	done >"$STATE/sysctls.orig"
-	# KUBE-* and CNI-* chains that exist before we start are not ours to remove.
+	# ipsets (kube-router's) and KUBE-* and CNI-* chains that exist before we start are
+	# not ours to remove.
+	ipset list -n 2>/dev/null | sort -u >"$STATE/ipsets.orig" || true
 	{ iptables-save; ip6tables-save; } 2>/dev/null | sed -n 's/^:\(\(KUBE\|CNI\)-[^ ]*\) .*/\1/p' | sort -u >"$STATE/iptables.chains.orig" || true
 }
 
@@ -335,6 +347,7 @@ up() {
 		--root-ca-file "$pki/ca.crt" --service-account-private-key-file "$pki/sa.key" \
 		--cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
 		--use-service-account-credentials=true \
+		--allocate-node-cidrs=true --cluster-cidr "$POD_CIDR" --node-cidr-mask-size 24 \
 		--service-cluster-ip-range "$SERVICE_CIDR"
 	start kube-scheduler "$BIN/kube-scheduler" --kubeconfig "$KUBECONFIG_FILE" \
 		--authentication-kubeconfig "$KUBECONFIG_FILE" --authorization-kubeconfig "$KUBECONFIG_FILE" \
@@ -348,6 +361,15 @@ up() {
 		--root-dir "$STATE/kubelet" --hostname-override "$NODE" --node-ip "$ip"
 	start kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy.yaml"
 	start coredns "$COREDNS_BIN/coredns" -conf "$STATE/Corefile"
+	if [[ $NETPOL == kube-router ]]; then
+		# Only the NetworkPolicy controller: no routing (one node), no service proxy
+		# (kube-proxy does that).
+		start kube-router "$ROUTER_BIN/kube-router" --kubeconfig "$KUBECONFIG_FILE" \
+			--run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+			--hostname-override "$NODE" --health-port "$ROUTER_HEALTH_PORT" --metrics-port 0 \
+			--service-cluster-ip-range "$SERVICE_CIDR"
+		wait_for kube-router 60 curl -fsS "http://127.0.0.1:$ROUTER_HEALTH_PORT/healthz"
+	fi
 	wait_for "node $NODE" 90 kubectl_c wait --for=condition=Ready "node/$NODE" --timeout=1s
 	apply_storage
 	wait_for "the default ServiceAccount" 60 kubectl_c get serviceaccount default
@@ -424,7 +446,7 @@ down() {
 	use_bins 2>/dev/null || true
 	log "stopping"
 	local c
-	for c in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$c"; done
+	for c in kube-router coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver; do stop "$c"; done
 	# Remaining containers and sandboxes, then containerd and its shims.
 	if alive containerd; then
 		local ids
@@ -455,6 +477,12 @@ down() {
 	ip link del "$BRIDGE" 2>/dev/null || true
 	# iptables: the chains kube-proxy and the CNI plugins made.
 	cleanup_iptables
+	# kube-router's ipsets, once no rule refers to them.
+	local set keep_sets=""
+	[[ -f $STATE/ipsets.orig ]] && keep_sets=$(<"$STATE/ipsets.orig")
+	for set in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|kube-router)' || true); do
+		grep -qxF "$set" <<<"$keep_sets" || ipset destroy "$set" 2>/dev/null || true
+	done
 	# cgroups: kubelet's kubepods and containerd's k8s.io in every v1 hierarchy.
 	local h g
 	for h in /sys/fs/cgroup/*/; do
@@ -521,6 +549,10 @@ status)
 		echo "not running"
 		exit 1
 	fi
+	;;
+netpol)
+	# What runs, not what the environment asks for.
+	if alive kube-router; then echo kube-router; else echo none; fi
 	;;
 images)
 	alive containerd || die "not running (hack/real-cluster.sh up)"

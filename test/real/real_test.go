@@ -46,8 +46,8 @@ func TestDjangoShopOnRealPods(t *testing.T) {
 	if os.Getenv("WEBSTACK_E2E_REAL") != "1" {
 		t.Skip("real-pods suite: set WEBSTACK_E2E_REAL=1 (make test-e2e-real); it starts a cluster with containerd and needs root")
 	}
-	bins := strings.TrimSpace(mustRun(t, 30*time.Minute, nil, filepath.Join(repoRoot, "hack", "controlplane.sh"), "node-bins"))
-	helmBin := strings.TrimSpace(mustRun(t, 30*time.Minute, nil, filepath.Join(repoRoot, "hack", "controlplane.sh"), "helm"))
+	bins := strings.TrimSpace(mustRun(t, 60*time.Minute, nil, filepath.Join(repoRoot, "hack", "controlplane.sh"), "node-bins"))
+	helmBin := strings.TrimSpace(mustRun(t, 60*time.Minute, nil, filepath.Join(repoRoot, "hack", "controlplane.sh"), "helm"))
 	// os.Setenv, not t.Setenv: the cleanups below still need both.
 	if err := os.Setenv("PATH", bins+string(os.PathListSeparator)+helmBin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestDjangoShopOnRealPods(t *testing.T) {
 			t.Log("WEBSTACK_E2E_REAL_KEEP=1: the cluster stays up; hack/real-cluster.sh down removes it")
 		})
 	}
-	kubeconfig := strings.TrimSpace(mustRun(t, 40*time.Minute, nil, filepath.Join(repoRoot, "hack", "real-cluster.sh"), "up"))
+	kubeconfig := strings.TrimSpace(mustRun(t, 60*time.Minute, nil, filepath.Join(repoRoot, "hack", "real-cluster.sh"), "up"))
 	if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +87,7 @@ func TestDjangoShopOnRealPods(t *testing.T) {
 		{"a Celery task runs through the broker", celeryTask},
 		{"the daemons run with the numbers of status.tuning", tuningMatches},
 		{"a deleted database pod comes back with the same data", databasePodComesBack},
+		{"NetworkPolicies hold against a pod outside the stack", networkPoliciesHold},
 	}
 	s := &shop{}
 	for _, step := range steps {
@@ -331,6 +332,72 @@ func databasePodComesBack(t *testing.T, s *shop) {
 		time.Sleep(time.Second)
 	}
 }
+
+// probeScript tries a TCP connection to each host:port argument and prints "host:port open"
+// or "host:port closed" (refused, or no answer within 3 s: a dropped SYN).
+const probeScript = `import socket, sys
+for target in sys.argv[1:]:
+    host, port = target.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+        print(target, "open")
+    except OSError:
+        print(target, "closed")
+`
+
+func networkPoliciesHold(t *testing.T, s *shop) {
+	if enforcer := strings.TrimSpace(mustRun(t, time.Minute, nil, filepath.Join(repoRoot, "hack", "real-cluster.sh"), "netpol")); enforcer == "none" {
+		t.Skip("this cluster enforces no NetworkPolicies (WEBSTACK_REAL_NETPOL=none)")
+	}
+	const outside = "outside"
+	restrictedNamespace(t, outside)
+	ip := func(svc string) string {
+		return strings.TrimSpace(kubectl(t, "-n", ns, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}"))
+	}
+	podIPs := func(selector string) []string {
+		return strings.Fields(kubectl(t, "-n", ns, "get", "pods", "-l", selector, "-o", "jsonpath={.items[*].status.podIP}"))
+	}
+	closed := []string{ip(stack+"-database") + ":5432", ip(stack+"-redis") + ":6379", ip(stack+"-broker") + ":6379"}
+	for _, p := range podIPs("app.kubernetes.io/component=cache") {
+		closed = append(closed, p+":8080")
+	}
+	for _, p := range podIPs("app.kubernetes.io/component=app") {
+		closed = append(closed, p+":8000")
+	}
+	// HAProxy's public frontend is open to anyone: it proves the probe reaches the stack.
+	open := []string{ip(stack+"-loadbalancer") + ":80"}
+	if len(closed) < 5 {
+		t.Fatalf("found too few targets (%v): the pod labels changed?", closed)
+	}
+	overrides := `{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":1000,"seccompProfile":{"type":"RuntimeDefault"}},` +
+		`"containers":[{"name":"probe","image":"registry.example.com/django-shop:0.1.0","command":["python3","-c",` + jsonString(probeScript) + `],` +
+		`"args":` + jsonList(append(append([]string{}, closed...), open...)) + `,` +
+		`"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`
+	kubectl(t, "-n", outside, "run", "probe", "--image=registry.example.com/django-shop:0.1.0", "--restart=Never", "--overrides="+overrides)
+	kubectl(t, "-n", outside, "wait", "--for=jsonpath={.status.phase}=Succeeded", "pod/probe", "--timeout=2m")
+	out := kubectl(t, "-n", outside, "logs", "probe")
+	t.Logf("from a pod in namespace %s:\n%s", outside, out)
+	state := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			state[f[0]] = f[1]
+		}
+	}
+	for _, target := range closed {
+		if state[target] != "closed" {
+			t.Errorf("%s is %q from outside the stack, want closed", target, state[target])
+		}
+	}
+	for _, target := range open {
+		if state[target] != "open" {
+			t.Errorf("HAProxy's frontend %s is %q from outside the stack, want open", target, state[target])
+		}
+	}
+}
+
+func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+func jsonList(items []string) string { b, _ := json.Marshal(items); return string(b) }
 
 // appDatabase is the app's database: the one that is not PostgreSQL's own.
 func appDatabase(t *testing.T) string {
