@@ -29,7 +29,7 @@ set -euo pipefail
 CACHE=${WEBSTACK_CACHE:-$HOME/.cache/webstack-operator}
 STATE=$CACHE/real
 PVS=${WEBSTACK_REAL_PVS:-10}
-NETPOL=${WEBSTACK_REAL_NETPOL:-none}
+NETPOL=${WEBSTACK_REAL_NETPOL:-kube-router}
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 NODE=real-node
@@ -135,6 +135,8 @@ running() {
 	for c in "${COMPONENTS[@]}"; do alive "$c" || return 1; done
 	[[ -f $KUBECONFIG_FILE ]] && "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" get --raw /readyz --request-timeout=5s >/dev/null 2>&1
 }
+
+router_ready() { alive kube-router && iptables -t filter -S KUBE-ROUTER-FORWARD >/dev/null 2>&1; }
 
 host_ip() { ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'; }
 
@@ -361,16 +363,18 @@ up() {
 		--root-dir "$STATE/kubelet" --hostname-override "$NODE" --node-ip "$ip"
 	start kube-proxy "$BIN/kube-proxy" --config "$STATE/kube-proxy.yaml"
 	start coredns "$COREDNS_BIN/coredns" -conf "$STATE/Corefile"
+	wait_for "node $NODE" 90 kubectl_c wait --for=condition=Ready "node/$NODE" --timeout=1s
 	if [[ $NETPOL == kube-router ]]; then
 		# Only the NetworkPolicy controller: no routing (one node), no service proxy
-		# (kube-proxy does that).
+		# (kube-proxy does that). It needs the Node object, so it starts after the kubelet
+		# registered it; it is ready once its chains are in the filter table (its health
+		# endpoint answers before its controller has started, or failed).
 		start kube-router "$ROUTER_BIN/kube-router" --kubeconfig "$KUBECONFIG_FILE" \
 			--run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
 			--hostname-override "$NODE" --health-port "$ROUTER_HEALTH_PORT" --metrics-port 0 \
 			--service-cluster-ip-range "$SERVICE_CIDR"
-		wait_for kube-router 60 curl -fsS "http://127.0.0.1:$ROUTER_HEALTH_PORT/healthz"
+		wait_for kube-router 60 router_ready
 	fi
-	wait_for "node $NODE" 90 kubectl_c wait --for=condition=Ready "node/$NODE" --timeout=1s
 	apply_storage
 	wait_for "the default ServiceAccount" 60 kubectl_c get serviceaccount default
 	log "up in $((SECONDS - start))s"
