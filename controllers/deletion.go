@@ -36,10 +36,27 @@ func (r *WebStackReconciler) syncFinalizer(ctx context.Context, ws *v1alpha1.Web
 	return nil
 }
 
-// finalize deletes the data of a WebStack with deletionPolicy Delete, then lets it go.
+// finalize deletes the data of a WebStack whose deletionPolicy is Delete when the data would
+// go, then lets it go. The policy is read again past the cache: a switch to Retain made
+// before or during the deletion (or while the operator was down) keeps the data, whatever
+// the policy was when the finalizer was added.
 func (r *WebStackReconciler) finalize(ctx context.Context, ws *v1alpha1.WebStack) error {
 	if !controllerutil.ContainsFinalizer(ws, DataFinalizer) {
 		return nil
+	}
+	if r.APIReader != nil {
+		fresh := &v1alpha1.WebStack{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(ws), fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		ws = fresh
+	}
+	if ws.Spec.Database.DeletionPolicy != v1alpha1.DeletionDelete {
+		if r.Recorder != nil {
+			r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "DataKept", "Delete",
+				"deletionPolicy is %s now: the volume claims and credential Secrets stay", ws.Spec.Database.DeletionPolicy)
+		}
+		return r.letGo(ctx, ws)
 	}
 	var claims corev1.PersistentVolumeClaimList
 	if err := r.Client.List(ctx, &claims, client.InNamespace(ws.Namespace), client.MatchingLabels(resources.InstanceLabels(ws))); err != nil {
@@ -60,6 +77,11 @@ func (r *WebStackReconciler) finalize(ctx context.Context, ws *v1alpha1.WebStack
 	if r.Recorder != nil {
 		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "DataDeleted", "Delete", "deletionPolicy Delete: deleted %d volume claims and the credential Secrets", len(claims.Items))
 	}
+	return r.letGo(ctx, ws)
+}
+
+// letGo removes the data finalizer, so that the WebStack goes.
+func (r *WebStackReconciler) letGo(ctx context.Context, ws *v1alpha1.WebStack) error {
 	patch := client.MergeFromWithOptions(ws.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(ws, DataFinalizer)
 	// NotFound: an earlier reconcile (this one read a stale cache) already let it go.

@@ -436,6 +436,40 @@ var _ = Describe("deletionPolicy", func() {
 		gone(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
 	})
 
+	// The policy in force when the data would go decides, in either order of the switch to
+	// Retain and the deletion, even when both happen while the operator is down.
+	for _, order := range []string{"Retain, then delete", "delete, then Retain"} {
+		It("keeps the data when deletionPolicy was switched to Retain: "+order, func() {
+			name := map[string]string{"Retain, then delete": "retain-first", "delete, then Retain": "delete-first"}[order]
+			ws := create(name, testutil.WithDeletionPolicy(v1alpha1.DeletionDelete))
+			Eventually(func() bool {
+				return controllerutil.ContainsFinalizer(getWS(ws.Namespace, name), controllers.DataFinalizer)
+			}).Should(BeTrue())
+			exists(&corev1.Secret{}, ws.Namespace, resources.DatabaseCredentialsName(ws))
+			claim(ws)
+			passwords := secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))
+
+			mgr.stop()
+			toRetain := func() {
+				updateWS(ws.Namespace, name, func(live *v1alpha1.WebStack) { live.Spec.Database.DeletionPolicy = v1alpha1.DeletionRetain })
+			}
+			if order == "Retain, then delete" {
+				toRetain()
+				Expect(k8sClient.Delete(ctx, getWS(ws.Namespace, name))).To(Succeed())
+			} else {
+				Expect(k8sClient.Delete(ctx, getWS(ws.Namespace, name))).To(Succeed())
+				toRetain()
+			}
+			mgr = startManager()
+
+			gone(&v1alpha1.WebStack{}, ws.Namespace, name)
+			var pvc corev1.PersistentVolumeClaim
+			Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), &pvc)).To(Succeed())
+			Expect(pvc.DeletionTimestamp).To(BeNil(), "the claim was deleted although the policy was Retain")
+			Expect(secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))).To(Equal(passwords))
+		})
+	}
+
 	It("grows the database claim when storage grows", func() {
 		ws := create("grow", func(ws *v1alpha1.WebStack) { ws.Spec.Database.Storage.StorageClassName = ptr.To(expandableClass) })
 		exists(&appsv1.StatefulSet{}, ws.Namespace, resources.DatabaseName(ws))
