@@ -306,7 +306,9 @@ func TestFor(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			ws := webStack(t, c.opts...)
+			// These cases are about the numbers without a pooler (pooler_test.go has those
+			// with one); a case may still turn it on.
+			ws := webStack(t, append([]option{withPooling(v1alpha1.PoolingNone)}, c.opts...)...)
 			got := For(ws)
 			if n := numbersOf(got); n != c.want {
 				t.Errorf("numbers:\n got %+v\nwant %+v", n, c.want)
