@@ -132,7 +132,7 @@ type BuildError struct {
 func (e *BuildError) Error() string { return e.Err.Error() }
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// discovery is how HAProxy and Varnish find their servers: o.Static, else the cluster's
+// discovery is how HAProxy, Varnish and PgBouncer find their servers: o.Static, else the cluster's
 // DNS. HAProxy's resolvers and Varnish's backend lookup do not apply the pod's DNS search
 // path, so the names are fully qualified with the cluster's domain.
 func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
@@ -148,6 +148,7 @@ func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
 		AppHost:         fqdn(resources.AppHeadlessName(ws)),
 		CacheHost:       fqdn(resources.CacheHeadlessName(ws)),
 		AppListenerHost: fqdn(resources.LoadBalancerAppName(ws)),
+		DatabaseHost:    fqdn(resources.DatabaseName(ws)),
 	}}
 }
 
