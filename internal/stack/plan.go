@@ -181,9 +181,13 @@ func components(ws *v1alpha1.WebStack) []Component {
 			tasks = append(tasks, deployment(resources.BeatName(ws), resources.ComponentBeat))
 		}
 	}
+	// The pooler is part of the database as the app sees it: DatabaseReady covers both.
+	database := []Workload{statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)}
+	if s.Database.IsPooled() {
+		database = append(database, deployment(resources.PoolerName(ws), resources.ComponentPooler))
+	}
 	return []Component{
-		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(),
-			statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)),
+		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(), database...),
 		component(v1alpha1.ConditionRedisReady, "redis.enabled: false", s.Redis.IsEnabled(), redis),
 		component(v1alpha1.ConditionAppReady, "", true, deployment(resources.AppName(ws), resources.ComponentApp)),
 		component(v1alpha1.ConditionTasksReady, "spec.tasks being absent", s.Tasks != nil, tasks...),

@@ -16,7 +16,7 @@ const PoolerPort = 6432
 // Paths in the pooler container.
 const (
 	// PoolerConfigPath is where pgbouncer reads pgbouncer.ini (its only argument).
-	PoolerConfigPath = "/etc/pgbouncer/" + FilePooler
+	PoolerConfigPath = "/etc/pgbouncer/config/" + FilePooler
 	// PoolerAuthFilePath is the auth file (the auth Secret's key FilePoolerAuth).
 	PoolerAuthFilePath = "/etc/pgbouncer/auth/" + FilePoolerAuth
 )

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
@@ -61,11 +64,25 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 		},
 		"cache Redis memory": {change: []option{withRedisMemory("1Gi")}, want: []string{"Deployment/shop-redis"}},
 		"a rate limit":       {change: []option{withRateLimit(10)}, want: []string{"Deployment/shop-loadbalancer"}},
-		// More workers: the app's env, HAProxy's per-server maxconn and the database's
-		// max_connections all follow.
+		// More workers: the app's env and HAProxy's per-server maxconn follow; with the
+		// pooler, PostgreSQL's max_connections does not (nor max_client_conn, still at its
+		// floor of 100).
 		"app workers": {
 			change: []option{withWorkers(8)},
-			want:   []string{"Deployment/shop-app", "Deployment/shop-loadbalancer", "StatefulSet/shop-database"},
+			want:   []string{"Deployment/shop-app", "Deployment/shop-loadbalancer"},
+		},
+		// Without the pooler, the database's max_connections follows too.
+		"app workers without the pooler": {
+			change: []option{withPooling(v1alpha1.PoolingNone), withWorkers(8)},
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-loadbalancer",
+				"Deployment/shop-pooler", "Deployment/shop-tasks", "StatefulSet/shop-database"},
+		},
+		// The database's CPU sizes the server pool: the pooler and max_connections follow.
+		"database cpu": {
+			change: []option{func(ws *v1alpha1.WebStack) {
+				ws.Spec.Database.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
+			}},
+			want: []string{"Deployment/shop-pooler", "StatefulSet/shop-database"},
 		},
 		"a new app image after its migration": {
 			appImage: "registry.example.com/shop:1.5",
@@ -118,6 +135,7 @@ func TestPodTemplateAnnotations(t *testing.T) {
 		"Deployment/shop-app":          {ConnectionHashAnnotation},
 		"Deployment/shop-tasks":        {ConnectionHashAnnotation},
 		"Deployment/shop-beat":         {ConnectionHashAnnotation},
+		"Deployment/shop-pooler":       {ConfigHashAnnotation, CredentialsHashAnnotation},
 	}
 	templates := podTemplates(objs)
 	for k, annotations := range cases {
