@@ -47,7 +47,7 @@ var pythonModules = []string{"django", "gunicorn", "celery", "redis", "django_re
 // Missing lists what the stack needs and this machine lacks; empty when all is there.
 func Missing() []string {
 	var missing []string
-	for _, p := range []string{Python, Gunicorn, HAProxy, Varnishd, RedisSrv,
+	for _, p := range []string{Python, Gunicorn, HAProxy, Varnishd, RedisSrv, PgBouncer,
 		filepath.Join(PGBinDir, "initdb"), filepath.Join(PGBinDir, "postgres"), filepath.Join(PGBinDir, "psql")} {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
 			missing = append(missing, p)
@@ -101,6 +101,10 @@ type Stack struct {
 	Worker        *Process
 	Cache, Broker *Redis
 	Postgres      *Process
+	// Poolers are the pgbouncer processes of the pooler's replicas, all at PoolerAddr (none
+	// with database.pooling.mode None).
+	Poolers    []*Process
+	PoolerAddr string
 
 	// static and renderOptions are the plan's options, to build it again.
 	static        *render.StaticDiscovery
@@ -166,13 +170,14 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 
 	replicas := int(ws.Spec.App.AppReplicas())
-	ports, err := freePorts(7 + replicas)
+	ports, err := freePorts(8 + replicas)
 	if err != nil {
 		return s, err
 	}
 	s.Frontend, s.Stats, s.Varnish, s.AppListener = loopback(ports[0]), loopback(ports[1]), loopback(ports[2]), loopback(ports[3])
 	redisPort, brokerPort := ports[4], ports[5]
 	s.pgPort = ports[6]
+	s.PoolerAddr = loopback(ports[7+replicas])
 	var appAddrs []string
 	for i := range replicas {
 		appAddrs = append(appAddrs, loopback(ports[7+i]))
@@ -200,6 +205,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := s.startPostgres(ctx, creds); err != nil {
 		return s, err
 	}
+	if err := s.startPoolers(ctx, creds); err != nil {
+		return s, err
+	}
 	s.mark("redis")
 	if s.Cache, err = s.startRedis(ctx, "redis", render.FileRedis, redisPort, creds.Redis); err != nil {
 		return s, err
@@ -210,11 +218,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	// The connection Secret as the operator writes it, with each Service's host:port
 	// replaced by the loopback address of the process that stands in for it.
+	dbAddr := loopback(s.pgPort)
+	if ws.Spec.Database.IsPooled() {
+		dbAddr = s.PoolerAddr
+	}
 	local := map[string]string{
-		resources.DatabaseURLKey:   loopback(s.pgPort),
-		resources.RedisURLKey:      s.Cache.Process.Addr,
-		resources.RedisCacheURLKey: s.Cache.Process.Addr,
-		resources.BrokerURLKey:     s.Broker.Process.Addr,
+		resources.DatabaseURLKey:       dbAddr,
+		resources.DatabaseDirectURLKey: loopback(s.pgPort),
+		resources.RedisURLKey:          s.Cache.Process.Addr,
+		resources.RedisCacheURLKey:     s.Cache.Process.Addr,
+		resources.BrokerURLKey:         s.Broker.Process.Addr,
 	}
 	var connEnv []string
 	for key, addr := range local {
@@ -249,7 +262,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.workEnv = concat(base, envOf(worker.Spec.Template.Spec.Containers[0].Env), connEnv, overrides)
 
 	s.mark("migrate")
-	if _, err := s.run(ctx, 3*time.Minute, ws.Spec.App.Migration.Command); err != nil {
+	if _, err := s.migrate(ctx); err != nil {
 		return s, fmt.Errorf("the migration command: %w", err)
 	}
 	// What the image does at build time.
@@ -324,11 +337,14 @@ func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
 		Frontend:     s.Frontend,
 		Stats:        s.Stats,
 		Varnish:      s.Varnish,
+		Database:     loopback(s.pgPort),
+		Pooler:       s.PoolerAddr,
 	}
 	s.renderOptions = render.Options{
-		VCLPath:   filepath.Join(s.Dir, render.FileVCL),
-		RedisDir:  filepath.Join(s.Dir, "redis"),
-		BrokerDir: filepath.Join(s.Dir, "broker"),
+		VCLPath:        filepath.Join(s.Dir, render.FileVCL),
+		RedisDir:       filepath.Join(s.Dir, "redis"),
+		BrokerDir:      filepath.Join(s.Dir, "broker"),
+		PoolerAuthFile: filepath.Join(s.Dir, poolerDir, render.FilePoolerAuth),
 	}
 	plan, err := stack.Build(s.WS, stack.Options{Static: s.static, Render: s.renderOptions, Credentials: creds})
 	if err != nil {
@@ -408,7 +424,8 @@ func (s *Stack) runPostgres(ctx context.Context, creds resources.Credentials) er
 }
 
 // RestartPostgres stops PostgreSQL and starts it as a new database pod starts after the
-// operator made new passwords: the plan rebuilt with creds, prepare.sh, the server.
+// operator made new passwords: the plan rebuilt with creds, prepare.sh, the server; then
+// the poolers restart with the new auth file, as their pods roll on the new password.
 func (s *Stack) RestartPostgres(ctx context.Context, creds resources.Credentials) error {
 	s.Postgres.Stop(30 * time.Second)
 	s.procs = slices.DeleteFunc(s.procs, func(p *Process) bool { return p == s.Postgres })
@@ -417,7 +434,10 @@ func (s *Stack) RestartPostgres(ctx context.Context, creds resources.Credentials
 		return err
 	}
 	s.Plan = plan
-	return s.runPostgres(ctx, creds)
+	if err := s.runPostgres(ctx, creds); err != nil {
+		return err
+	}
+	return s.restartPoolers(ctx, creds)
 }
 
 // AppLogin connects to the app's database over TCP as the app role with password, as a
