@@ -4,17 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,18 +94,18 @@ func TestPooler(t *testing.T) {
 		if clients <= int(maxConnections) {
 			t.Fatalf("%d app threads do not exceed max_connections %d: the test proves nothing", clients, maxConnections)
 		}
-		res := load(ctx, t, s, clients, 15*time.Second)
+		res := s.Load(ctx, clients, 15*time.Second)
 		t.Logf("%d clients on %d app instances for %s: %d requests (%.0f/s), %d errors, p50 %s p99 %s; at most %d app backends, %d client connections to the pooler",
-			clients, len(s.Apps), res.duration, res.requests, float64(res.requests)/res.duration.Seconds(), res.errors,
-			res.p(50), res.p(99), res.peakBackends, res.peakClients)
-		if res.requests == 0 || res.errors != 0 {
-			t.Errorf("%d requests, %d errors (%v): want every request served", res.requests, res.errors, res.firstError)
+			clients, len(s.Apps), res.Duration.Round(time.Millisecond), res.Requests, res.RequestsPerSecond(), res.Errors,
+			res.Percentile(50), res.Percentile(99), res.PeakBackends, res.PeakPoolerClients)
+		if res.Requests == 0 || res.Errors != 0 {
+			t.Errorf("%d requests, %d errors (%v): want every request served", res.Requests, res.Errors, res.FirstError)
 		}
-		if res.peakBackends > serverPool || res.peakBackends == 0 {
-			t.Errorf("PostgreSQL had up to %d backends of the app role, want 1 to %d (the pooler's server connections)", res.peakBackends, serverPool)
+		if res.PeakBackends > serverPool || res.PeakBackends == 0 {
+			t.Errorf("PostgreSQL had up to %d backends of the app role, want 1 to %d (the pooler's server connections)", res.PeakBackends, serverPool)
 		}
-		if res.peakClients >= 0 && res.peakClients <= int(maxConnections) {
-			t.Errorf("only %d client connections to the pooler, want more than max_connections %d", res.peakClients, maxConnections)
+		if res.PeakPoolerClients >= 0 && res.PeakPoolerClients <= int(maxConnections) {
+			t.Errorf("only %d client connections to the pooler, want more than max_connections %d", res.PeakPoolerClients, maxConnections)
 		}
 	})
 
@@ -182,90 +176,4 @@ func requireStack(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-}
-
-// loadResult is what load measured.
-type loadResult struct {
-	duration                  time.Duration
-	requests, errors          int
-	firstError                error
-	latencies                 []time.Duration
-	peakBackends, peakClients int
-}
-
-// p is the q-th percentile latency.
-func (r loadResult) p(q int) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
-	}
-	return r.latencies[min(len(r.latencies)-1, len(r.latencies)*q/100)].Round(time.Millisecond)
-}
-
-// load runs clients concurrent clients for d against the app instances directly (each on
-// one instance, keep-alive), alternating uncached pages that query PostgreSQL: a person's
-// API record and a person's page. It samples the app role's backends and the client
-// connections to the pooler every 100ms.
-func load(ctx context.Context, t *testing.T, s *Stack, clients int, d time.Duration) loadResult {
-	t.Helper()
-	var res loadResult
-	var mu sync.Mutex
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &http.Client{Timeout: 30 * time.Second}
-			defer c.CloseIdleConnections()
-			base := "http://" + s.Apps[i%len(s.Apps)].Addr
-			for n := 0; !stop.Load(); n++ {
-				path := fmt.Sprintf("/api/people/%d/", 1+rand.IntN(5000))
-				if n%2 == 1 {
-					path = fmt.Sprintf("/people/%d/", 1+rand.IntN(5000))
-				}
-				t0 := time.Now()
-				r, err := c.Get(base + path)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, r.Body)
-					r.Body.Close()
-					if r.StatusCode != http.StatusOK {
-						err = fmt.Errorf("GET %s: %s", path, r.Status)
-					}
-				}
-				mu.Lock()
-				res.requests++
-				res.latencies = append(res.latencies, time.Since(t0))
-				if err != nil {
-					res.errors++
-					if res.firstError == nil {
-						res.firstError = err
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for time.Since(start) < d {
-		if n, err := s.AppBackends(ctx); err == nil {
-			res.peakBackends = max(res.peakBackends, n)
-		}
-		res.peakClients = max(res.peakClients, poolerClients(s.PoolerAddr))
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop.Store(true)
-	wg.Wait()
-	res.duration = time.Since(start)
-	slices.Sort(res.latencies)
-	return res
-}
-
-// poolerClients counts the established TCP connections to addr (ss), -1 when ss fails.
-func poolerClients(addr string) int {
-	_, port, _ := strings.Cut(addr, ":")
-	out, err := exec.Command("ss", "-Htn", "state", "established", "( sport = :"+port+" )").Output()
-	if err != nil {
-		return -1
-	}
-	return len(strings.Split(strings.TrimSpace(string(out)), "\n"))
 }

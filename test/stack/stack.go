@@ -71,6 +71,9 @@ type Options struct {
 	Manifest string
 	// People, Authors and BooksPerAuthor are what manage.py seed creates.
 	People, Authors, BooksPerAuthor int
+	// Pooling, when set, replaces the manifest's database.pooling.mode (to compare the
+	// pooler with direct connections).
+	Pooling v1alpha1.PoolingMode
 	// KeepDir keeps the temp dir (configs, logs, data) after Stop.
 	KeepDir bool
 	// Logf reports progress; nil is silent.
@@ -147,6 +150,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	ws := s.WS
+	if o.Pooling != "" {
+		ws.Spec.Database.Pooling.Mode = o.Pooling
+	}
 	if !ws.Spec.Cache.IsEnabled() || !ws.Spec.Redis.IsEnabled() || !ws.Spec.Database.IsEnabled() || ws.Spec.Tasks == nil || ws.Spec.App.Migration == nil {
 		return nil, fmt.Errorf("%s: the stack needs the cache, the cache Redis, the database, tasks and app.migration", o.Manifest)
 	}

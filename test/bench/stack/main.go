@@ -38,6 +38,7 @@ type config struct {
 	people, authors, perAuthor int
 	ormBooks                   int
 	page                       string
+	pooling                    string
 }
 
 func main() {
@@ -54,9 +55,13 @@ func main() {
 	flag.IntVar(&c.perAuthor, "books-per-author", 10, "books per author to seed")
 	flag.IntVar(&c.ormBooks, "orm-books", 1000, "books in the N+1 comparison")
 	flag.StringVar(&c.page, "page", "/people/1/", "the page wrk requests")
+	flag.StringVar(&c.pooling, "pooling", "also", "the PgBouncer comparison (section \"pooling\"): also, only or skip")
 	flag.Parse()
 	if c.runs < 1 || c.runs > 20 || c.duration <= 0 || c.duration > time.Minute {
 		fatal(errors.New("-runs must be 1 to 20 and -duration at most 1m"))
+	}
+	if !slices.Contains([]string{"also", "only", "skip"}, c.pooling) {
+		fatal(errors.New("-pooling must be also, only or skip"))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,9 +87,23 @@ type scenario struct {
 	results   []wrkResult
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c config) (err error) {
 	if _, err := os.Stat(wrkPath); err != nil {
 		return fmt.Errorf("%s: %w (hack/install-deps.sh installs wrk)", wrkPath, err)
+	}
+	if c.pooling != "skip" {
+		defer func() {
+			if err != nil {
+				return
+			}
+			var section string
+			if section, err = runPooling(ctx, c); err == nil {
+				err = report.WriteSection(c.out, "pooling", section)
+			}
+		}()
+		if c.pooling == "only" {
+			return nil
+		}
 	}
 	began := time.Now()
 	machine := report.DescribeMachine()
