@@ -74,6 +74,8 @@ type Options struct {
 	// Pooling, when set, replaces the manifest's database.pooling.mode (to compare the
 	// pooler with direct connections).
 	Pooling v1alpha1.PoolingMode
+	// AppReplicas, when above 0, replaces the manifest's app.replicas.
+	AppReplicas int32
 	// KeepDir keeps the temp dir (configs, logs, data) after Stop.
 	KeepDir bool
 	// Logf reports progress; nil is silent.
@@ -152,6 +154,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	ws := s.WS
 	if o.Pooling != "" {
 		ws.Spec.Database.Pooling.Mode = o.Pooling
+	}
+	if o.AppReplicas > 0 {
+		ws.Spec.App.Replicas = &o.AppReplicas
 	}
 	if !ws.Spec.Cache.IsEnabled() || !ws.Spec.Redis.IsEnabled() || !ws.Spec.Database.IsEnabled() || ws.Spec.Tasks == nil || ws.Spec.App.Migration == nil {
 		return nil, fmt.Errorf("%s: the stack needs the cache, the cache Redis, the database, tasks and app.migration", o.Manifest)
