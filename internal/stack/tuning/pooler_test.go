@@ -65,15 +65,7 @@ func TestPooler(t *testing.T) {
 			if below := r.Database.MaxConnections < int32(p.ServerConnections)+reservedConnections; below != r.Database.BelowBudget() || below != (len(r.Warnings) == 1) {
 				t.Errorf("below the pooled budget %v, BelowBudget %v, warnings %q", below, r.Database.BelowBudget(), r.Warnings)
 			}
-			lines := map[string]string{}
-			for _, l := range r.Lines {
-				lines[l.Path] = l.Explanation
-			}
-			for path, want := range c.explain {
-				if lines[path] != want {
-					t.Errorf("%s explanation:\n got %q\nwant %q", path, lines[path], want)
-				}
-			}
+			checkExplanations(t, r, c.explain)
 			checkLinesMatchStatus(t, r)
 			golden(t, filepath.Join("testdata", "pooler", fileName(name)+".json"), r.Pooler)
 		})
