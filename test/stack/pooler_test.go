@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,20 +22,9 @@ import (
 // backends of the app role than the pooler's server connections; Celery tasks work; a new
 // app password reaches the pooler. WEBSTACK_STACK_TEST=1 runs it, like TestStack.
 func TestPooler(t *testing.T) {
-	requireStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Options{Root: "../..", People: 5000, Authors: 50, BooksPerAuthor: 5,
-		KeepDir: os.Getenv("WEBSTACK_STACK_KEEP") == "1", Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs (%s):\n%s", s.Dir, s.Logs(40))
-		}
-		s.Stop()
-	})
+	s := startForTest(ctx, t, Options{People: 5000, Authors: 50, BooksPerAuthor: 5})
 	tu := s.Tuning
 	if tu.Pooler == nil {
 		t.Fatal("the sample has no pooler: database.pooling.mode should default to Transaction")
@@ -160,20 +148,4 @@ func TestPooler(t *testing.T) {
 			t.Error("the old password still passes the pooler")
 		}
 	})
-}
-
-// requireStack skips the test unless WEBSTACK_STACK_TEST=1 or CI=true, and fails it under
-// CI when a daemon is missing.
-func requireStack(t *testing.T) {
-	t.Helper()
-	if os.Getenv("WEBSTACK_STACK_TEST") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("the local stack test runs with WEBSTACK_STACK_TEST=1 (make test-stack) or CI=true")
-	}
-	if missing := Missing(); len(missing) > 0 {
-		msg := fmt.Sprintf("%s: %v", strings.Join(missing, ", "), errMissing)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
 }
