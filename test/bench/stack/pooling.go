@@ -63,7 +63,7 @@ func measurePooling(ctx context.Context, c config, r *poolingRun) error {
 		return err
 	}
 	t := s.Tuning
-	r.maxConnections, r.pooler = t.Database.MaxConnections, "none"
+	r.maxConnections = t.Database.MaxConnections
 	r.clients = len(s.Apps) * int(t.App.WorkersPerPod*t.App.ThreadsPerWorker)
 	if p := t.Pooler; p != nil {
 		r.pooler = fmt.Sprintf("%d × pgbouncer, pool %d + reserve %d, max_client_conn %d", p.Replicas, p.PoolSize, p.ReservePoolSize, p.MaxClientConnections)
@@ -118,18 +118,23 @@ func poolingReport(c config, m report.Machine, results []*poolingRun, took time.
 	}
 	p("\n")
 	for _, r := range results {
-		p("- %s: pooler %s (sized for the spec's app.replicas; the bench does not reload it for the added instances).", r.name, r.pooler)
+		if r.mode == v1alpha1.PoolingNone {
+			p("- %s: no pooler.", r.name)
+		} else {
+			p("- %s: pooler %s (sized for the spec's app.replicas; the bench does not reload it for the added instances).", r.name, r.pooler)
+		}
 		if r.firstError != "" {
 			p(" The first error: `%s`; the app role had at most %d backends, max_connections %d less the 3 reserved for superusers: the app's other connections were refused.",
 				r.firstError, maxBackends(r), r.maxConnections)
 		}
 		p("\n")
 	}
-	if d, pooled := p99s[results[1].name], p99s[results[0].name]; d > 0 {
+	if len(results) > 1 && p99s[results[1].name] > 0 {
+		d, pooled := p99s[results[1].name], p99s[results[0].name]
 		p("- Pooled p99 is %.0f%% of the direct p99 sized for 10 instances (the issue asks for at most 110%%).\n", 100*float64(pooled)/float64(d))
 	}
 	p("\nWith the pooler, max_connections comes from the database's CPU and the pooler replicas, not from the app:\n")
-	p("scaling the app changes only pgbouncer's max_client_conn (reloaded in place); without it, every app thread is a backend.\n")
+	p("scaling the app changes only pgbouncer's max_client_conn (a reloadable setting); without it, every app thread is a backend.\n")
 	return b.String()
 }
 
