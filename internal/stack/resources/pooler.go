@@ -17,8 +17,12 @@ const (
 	// pgbouncerBinary is the binary in the pooler image (CloudNativePG's links it there;
 	// Debian's package has it in /usr/sbin).
 	pgbouncerBinary = "/usr/bin/pgbouncer"
-	// poolerGraceSeconds lets running transactions finish when a pooler pod stops.
-	poolerGraceSeconds = 30
+	// poolerGraceSeconds is how long a stopping pooler pod may take. PgBouncer 1.23 and later
+	// answer SIGTERM with a "super safe shutdown": stop accepting, serve the connected clients
+	// until they disconnect. Django closes a persistent connection at the end of a request
+	// once it is older than CONN_MAX_AGE (60s in the example app), so 90s lets busy clients
+	// leave on their own; idle ones reconnect at their next request.
+	poolerGraceSeconds = 90
 	// poolerAuthMode makes the auth file readable by the pod's group (fsGroup) only.
 	poolerAuthMode int32 = 0o440
 )
