@@ -15,17 +15,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
-
-// FieldOwner is the one field manager of every server-side apply the operator makes.
-const FieldOwner = "webstack-operator"
-
-// AppliedHashAnnotation holds a hash of everything the operator last applied to a child. A
-// live object that holds every field we would send can still differ from what we would send
-// now when we stopped sending a field (say DATABASE_URL after the database was disabled):
-// the hash catches that, since the cache strips the managedFields that would tell.
-const AppliedHashAnnotation = "webstack.dev/applied-hash"
 
 // applier applies children with server-side apply, and skips the request when the object in
 // the cache already holds every field we would send with the same value.
@@ -153,7 +145,7 @@ func (a *applier) apply(ctx context.Context, obj client.Object) (applyResult, *u
 	}
 	// Apply decodes the API server's answer into intent. The next reconcile compares the
 	// written child in full once, and remembers it then.
-	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(FieldOwner), client.ForceOwnership)
+	err = a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(intent), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership)
 	if result == updated && a.own != nil {
 		// An apply that failed, or that the server found nothing to change in, makes no
 		// watch event of ours.
@@ -204,7 +196,7 @@ func applyIntent(obj client.Object) (*unstructured.Unstructured, error) {
 		annotations = map[string]any{}
 		md["annotations"] = annotations
 	}
-	annotations[AppliedHashAnnotation] = hex.EncodeToString(sum[:8])
+	annotations[v1alpha1.AppliedHashAnnotation] = hex.EncodeToString(sum[:8])
 	return &unstructured.Unstructured{Object: m}, nil
 }
 

@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/controllers"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/testutil"
@@ -190,7 +189,7 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		for name, t := range templates {
 			Expect(admitPod(ns, name, t)).To(Succeed(), "the API server refused a pod of %s under the restricted profile", name)
 			Expect(ptr.Deref(t.Spec.AutomountServiceAccountToken, true)).To(BeFalse(), name)
-			Expect(t.Annotations).To(Or(HaveKey(resources.ConfigHashAnnotation), Not(BeNil())), name)
+			Expect(t.Annotations).To(Or(HaveKey(v1alpha1.ConfigHashAnnotation), Not(BeNil())), name)
 		}
 	})
 
@@ -276,8 +275,8 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		})
 		cacheKey := "deployment/" + resources.CacheName(ws)
 		Eventually(func() string {
-			return podTemplates(ns, ws)[cacheKey].Annotations[resources.ConfigHashAnnotation]
-		}).ShouldNot(Equal(before[cacheKey].Annotations[resources.ConfigHashAnnotation]))
+			return podTemplates(ns, ws)[cacheKey].Annotations[v1alpha1.ConfigHashAnnotation]
+		}).ShouldNot(Equal(before[cacheKey].Annotations[v1alpha1.ConfigHashAnnotation]))
 		after := podTemplates(ns, ws)
 		for name, t := range before {
 			if name == cacheKey {
@@ -293,8 +292,8 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		})
 		dbKey := "statefulset/" + resources.DatabaseName(ws)
 		Eventually(func() string {
-			return podTemplates(ns, ws)[dbKey].Annotations[resources.ConfigHashAnnotation]
-		}).ShouldNot(Equal(before[dbKey].Annotations[resources.ConfigHashAnnotation]))
+			return podTemplates(ns, ws)[dbKey].Annotations[v1alpha1.ConfigHashAnnotation]
+		}).ShouldNot(Equal(before[dbKey].Annotations[v1alpha1.ConfigHashAnnotation]))
 		after = podTemplates(ns, ws)
 		for name, t := range before {
 			if name != dbKey {
@@ -394,7 +393,7 @@ var _ = Describe("deletionPolicy", func() {
 		dbURL := string(exists(&corev1.Secret{}, ws.Namespace, resources.ConnectionSecretName(ws)).Data["DATABASE_URL"])
 		Expect(dbURL).NotTo(BeEmpty())
 		passwords := secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))
-		Expect(controllerutil.ContainsFinalizer(getWS(ws.Namespace, "keep"), controllers.DataFinalizer)).To(BeFalse())
+		Expect(controllerutil.ContainsFinalizer(getWS(ws.Namespace, "keep"), v1alpha1.DataFinalizer)).To(BeFalse())
 
 		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
 		gone(&v1alpha1.WebStack{}, ws.Namespace, "keep")
@@ -418,7 +417,7 @@ var _ = Describe("deletionPolicy", func() {
 	It("Delete removes the claim and the credentials with the WebStack", func() {
 		ws := create("drop", testutil.WithDeletionPolicy(v1alpha1.DeletionDelete), testutil.WithTasks(1))
 		Eventually(func() bool {
-			return controllerutil.ContainsFinalizer(getWS(ws.Namespace, "drop"), controllers.DataFinalizer)
+			return controllerutil.ContainsFinalizer(getWS(ws.Namespace, "drop"), v1alpha1.DataFinalizer)
 		}).Should(BeTrue())
 		exists(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
 		claim(ws)

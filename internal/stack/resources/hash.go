@@ -10,15 +10,6 @@ import (
 	"strings"
 )
 
-// ConfigHashAnnotation is on the pod template of every component with rendered config: a
-// change of that config changes the template, which rolls exactly those pods.
-const ConfigHashAnnotation = "webstack.dev/config-hash"
-
-// ConnectionHashAnnotation is on the app, task and beat pod templates: a hash of the key
-// names of the connection Secret (never its values), so that pods restart to load the new
-// variables when a component is turned on or off.
-const ConnectionHashAnnotation = "webstack.dev/connection-hash"
-
 // configHashLen is the number of hex digits of a config hash (64 bits).
 const configHashLen = 16
 

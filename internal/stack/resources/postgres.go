@@ -116,7 +116,7 @@ func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string)
 		emptyDir(tmpVolume),
 	}
 	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, container)
-	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentDatabase, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash}, spec)
 	return statefulSet(ws, DatabaseName(ws), ComponentDatabase, DatabaseHeadlessName(ws), databaseStorage(ws), template)
 }
 
