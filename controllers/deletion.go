@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -51,6 +52,7 @@ func (r *WebStackReconciler) finalize(ctx context.Context, ws *v1alpha1.WebStack
 			return fmt.Errorf("deleting secret %s: %w", name, err)
 		}
 	}
+	ctrl.LoggerFrom(ctx).Info("Deleted the stack's data (deletionPolicy Delete)", "claims", len(claims.Items))
 	if r.Recorder != nil {
 		r.Recorder.Eventf(ws, nil, corev1.EventTypeNormal, "DataDeleted", "Delete", "deletionPolicy Delete: deleted %d volume claims and the credential Secrets", len(claims.Items))
 	}

@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -607,6 +608,31 @@ var _ = Describe("the connection budget", func() {
 		var cm corev1.ConfigMap
 		Eventually(func() error { return k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseConfigName(ws)), &cm) }).Should(Succeed())
 		Expect(cm.Data["postgresql.conf"]).To(MatchRegexp(`max_connections\s*=\s*5\b`))
+	})
+})
+
+var _ = Describe("a failing phase", func() {
+	It("shows under its own reason: a credential Secret without its password is CredentialsFailed", func() {
+		ns := newNamespace()
+		ws := testutil.WebStack("lost", testutil.InNamespace(ns))
+		name := resources.DatabaseCredentialsName(ws)
+		// A Secret of that name already there but without the passwords, as a hand edit or a
+		// bad restore leaves it: the operator never rewrites it.
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Data: map[string][]byte{"unrelated": []byte("x")}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		// Each retry of the failing reconcile tries to create the Secret again: a write that
+		// must not land in another spec's count of writes.
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, ws)).To(Succeed()) })
+		Eventually(func() string { return condition(ns, "lost", v1alpha1.ConditionDegraded) }).Should(Equal("True/" + v1alpha1.ReasonCredentialsFailed))
+		got := getWS(ns, "lost")
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionDegraded).Message).To(ContainSubstring("secret " + name + " has no key"))
+		// Ready names the components first: none was created.
+		Expect(condition(ns, "lost", v1alpha1.ConditionReady)).To(Equal("False/" + v1alpha1.ReasonComponentsNotReady))
+		// No child is applied past the failed phase.
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &appsv1.Deployment{}))
+		}).WithTimeout(time.Second).Should(BeTrue())
 	})
 })
 
