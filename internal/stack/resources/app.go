@@ -81,7 +81,7 @@ func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash strin
 	}
 	spec := podSpec(AppUID, AppUID, t.App.TerminationGracePeriodSeconds, []corev1.Volume{emptyDir(tmpVolume)}, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentApp)
-	template := podTemplate(ws, ComponentApp, map[string]string{ConnectionHashAnnotation: connHash}, spec)
+	template := podTemplate(ws, ComponentApp, map[string]string{v1alpha1.ConnectionHashAnnotation: connHash}, spec)
 	var replicas *int32
 	if a.Autoscaling == nil {
 		replicas = ptr(a.AppReplicas())

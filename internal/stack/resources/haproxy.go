@@ -83,7 +83,7 @@ func HAProxyDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash string) *
 	}
 	spec := podSpec(HAProxyUID, HAProxyUID, t.App.TerminationGracePeriodSeconds, volumes, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentLoadBalancer)
-	template := podTemplate(ws, ComponentLoadBalancer, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentLoadBalancer, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash}, spec)
 	return deployment(ws, LoadBalancerName(ws), ComponentLoadBalancer, ptr(lb.Replicas), surgeFirst(), template)
 }
 

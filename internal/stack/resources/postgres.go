@@ -149,7 +149,7 @@ func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsH
 	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, container)
 	prepare.SecurityContext = RestrictedContainerSecurityContext(PostgresUID)
 	spec.InitContainers = []corev1.Container{prepare}
-	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentDatabase, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, DatabaseName(ws), ComponentDatabase, DatabaseHeadlessName(ws), databaseStorage(ws), template)
 }
 
