@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -107,7 +108,7 @@ func floorWrite(ctx context.Context, c client.Client, s stack, uid types.UID, ge
 		if i < len(create) {
 			err = c.Create(ctx, u)
 		} else {
-			err = c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("webstack-operator"), client.ForceOwnership)
+			err = c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership)
 		}
 		if err != nil {
 			return fmt.Errorf("floor: writing %s %s: %w", u.GetKind(), u.GetName(), err)
