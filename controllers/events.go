@@ -33,6 +33,9 @@ type changes struct {
 	// created, rolled and pruned hold "Kind name" of children created, given a new
 	// workload spec, and deleted because their component left the spec.
 	created, rolled, pruned []string
+	// replaced holds "Service name" of Services deleted to be created with another kind of
+	// address (replaceOnAddressChange).
+	replaced []string
 	// passwords are the credential Secrets created with newly generated passwords.
 	passwords []string
 }
@@ -71,6 +74,9 @@ func (c changes) log(log logr.Logger) {
 	if len(c.rolled) > 0 {
 		log.Info("Applied a new spec", "workloads", c.rolled)
 	}
+	if len(c.replaced) > 0 {
+		log.Info("Replaced Services whose kind of address changed", "services", c.replaced)
+	}
 	if len(c.pruned) > 0 {
 		log.Info("Pruned children of components no longer in the spec", "objects", c.pruned)
 	}
@@ -97,6 +103,9 @@ func (c changes) summary() (reason, note string) {
 			reason = ReasonRollingOut
 		}
 		parts = append(parts, "applied a new spec to "+strings.Join(c.rolled, ", "))
+	}
+	if len(c.replaced) > 0 {
+		parts = append(parts, "replaced "+strings.Join(c.replaced, ", ")+" (a Service's kind of address cannot change in place)")
 	}
 	if len(c.pruned) > 0 {
 		if reason == "" {

@@ -254,6 +254,10 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 			if err := r.handOffReplicas(ctx, o); err != nil {
 				return err
 			}
+		case *corev1.Service:
+			if err := r.replaceOnAddressChange(ctx, s, o); err != nil {
+				return err
+			}
 		}
 		result, answer, err := r.applier.Apply(ctx, obj)
 		if result.Missed {

@@ -800,3 +800,45 @@ var _ = Describe("an upgrade from an operator that gave the app and the cache Cl
 		gone(&corev1.Service{}, ns, resources.CacheName(ws))
 	})
 })
+
+var _ = Describe("an upgrade from an operator that gave the database, Redis and the broker ClusterIP Services", func() {
+	It("replaces them with headless Services of the same names", func() {
+		ws := create("headless", testutil.WithTasks(1))
+		ns := ws.Namespace
+		names := []string{resources.DatabaseName(ws), resources.RedisName(ws), resources.BrokerName(ws)}
+		for _, name := range names {
+			svc := exists(&corev1.Service{}, ns, name)
+			Expect(svc.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone), "a new stack's %s Service is headless", name)
+		}
+
+		// What an earlier version left, made while no operator runs: owned, labelled
+		// ClusterIP Services under the same names.
+		mgr.stop()
+		old := map[string]types.UID{}
+		for _, name := range names {
+			Expect(k8sClient.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})).To(Succeed())
+			gone(&corev1.Service{}, ns, name)
+			svc := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: resources.Labels(ws, resources.ComponentDatabase)},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "tcp", Port: 5432}}},
+			}
+			Expect(controllerutil.SetControllerReference(getWS(ns, ws.Name), svc, k8sClient.Scheme())).To(Succeed())
+			Expect(k8sClient.Create(ctx, svc)).To(Succeed())
+			Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+			Expect(svc.Spec.ClusterIP).NotTo(Equal(corev1.ClusterIPNone))
+			old[name] = svc.UID
+		}
+		mgr = startManager()
+
+		for _, name := range names {
+			Eventually(func() string {
+				var svc corev1.Service
+				if err := k8sClient.Get(ctx, key(ns, name), &svc); err != nil || svc.UID == old[name] {
+					return "old or missing"
+				}
+				return svc.Spec.ClusterIP
+			}).Should(Equal(corev1.ClusterIPNone), "%s was not replaced by a headless Service", name)
+		}
+		Eventually(func() []string { return events(getWS(ns, ws.Name)) }).Should(ContainElement(ContainSubstring("replaced Service")))
+	})
+})

@@ -68,9 +68,9 @@ func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash
 	return statefulSet(ws, RedisName(ws), ComponentRedis, RedisName(ws), storageOf(r), template)
 }
 
-// RedisService is the cache Redis' ClusterIP Service.
+// RedisService is the cache Redis' Service, headless like DatabaseService.
 func RedisService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, RedisName(ws), ComponentRedis, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, RedisName(ws), ComponentRedis, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // brokerObjects are the broker's ConfigMap, StatefulSet and Service.
@@ -105,9 +105,9 @@ func BrokerStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHas
 	return statefulSet(ws, BrokerName(ws), ComponentBroker, BrokerName(ws), b.Storage, template)
 }
 
-// BrokerService is the broker's ClusterIP Service.
+// BrokerService is the broker's Service, headless like DatabaseService.
 func BrokerService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, BrokerName(ws), ComponentBroker, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, BrokerName(ws), ComponentBroker, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // redisConfigVolume is ConfigMap cm with its key as redis.conf, mounted at
