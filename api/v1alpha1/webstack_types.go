@@ -186,17 +186,47 @@ type AppSpec struct {
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
 
 	// healthCheckPath is the HTTP path that answers 200 when an app pod is healthy; used by
-	// the pod probes, HAProxy and Varnish. Default /healthz.
+	// the pod probes, HAProxy and Varnish. Default /healthz. It must answer 200 to the Host
+	// header the checks send: the app's headless Service name,
+	// <name>-app-headless.<namespace>.svc.<cluster domain> (e.g.
+	// shop-app-headless.web.svc.cluster.local). Add it to Django's ALLOWED_HOSTS, or serve
+	// the path before the host check (a middleware ahead of CommonMiddleware), or every
+	// check gets 400 and no pod becomes ready.
 	// +kubebuilder:default="/healthz"
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._~%!$&()*+,;=:@/-]*$`
 	// +optional
 	HealthCheckPath string `json:"healthCheckPath,omitempty"`
 
+	// securityContext sets the numeric user and group the app image runs as (app, task,
+	// beat and migration containers), for images whose user is not uid 1000. The pods keep
+	// the restricted profile: runAsNonRoot, no privilege escalation, no capabilities, a
+	// read-only root filesystem. Default uid 1000, gid 1000.
+	// +optional
+	SecurityContext *AppSecurityContext `json:"securityContext,omitempty"`
+
 	// migration runs a Job with the new image (e.g. manage.py migrate) before app pods move to
 	// a new image. Absent means no migration step.
 	// +optional
 	Migration *MigrationSpec `json:"migration,omitempty"`
+}
+
+// AppSecurityContext is the numeric user and group of the app image.
+type AppSecurityContext struct {
+	// runAsUser is the uid the app's containers run as, 1 to 2147483647 (never 0: the pods
+	// run as non-root). Default 1000.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2147483647
+	// +optional
+	RunAsUser *int64 `json:"runAsUser,omitempty"`
+
+	// runAsGroup is the gid the app's containers run as, and the pods' fsGroup, 0 to
+	// 2147483647 (0 suits images built to run as an arbitrary uid in the root group).
+	// Default: runAsUser when it is set, else 1000.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	// +optional
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
 }
 
 // AutoscalingSpec scales the app on CPU utilisation.

@@ -181,9 +181,9 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		return "", fmt.Errorf("haproxy: spec.loadBalancer.algorithm %q is not roundrobin, leastconn, source or uri", lb.Algorithm)
 	}
 
+	data.HealthHost = d.HealthHost()
 	if d.DNS != nil {
 		data.DNS = true
-		data.HealthHost = d.DNS.AppHost
 		data.Frontend = endpoint{Port: HAProxyFrontendPort}.bind()
 		data.AppListener = endpoint{Port: HAProxyAppListenerPort}.bind()
 		data.Stats = endpoint{Port: HAProxyStatsPort}.bind()
@@ -194,7 +194,6 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		data.PayloadSize = min(65535, max(8192, 512+32*int(max(data.AppSlots, data.CacheSlots))))
 	} else {
 		s := d.Static
-		data.HealthHost = staticHealthHost
 		data.Frontend = bindOr(s.Frontend, HAProxyFrontendPort).bind()
 		data.Stats = bindOr(s.Stats, HAProxyStatsPort).bind()
 		for _, a := range s.AppServers {

@@ -102,16 +102,15 @@ func VarnishVCL(ws *v1alpha1.WebStack, d Discovery) (string, error) {
 		Grace:             vclDuration(grace),
 		PurgeNetworks:     purgeNetworks,
 	}
+	data.HealthHost = d.HealthHost()
 	if d.DNS != nil {
 		data.DNS = true
 		data.BackendHost = d.DNS.AppListenerHost
 		data.BackendPort = HAProxyAppListenerPort
-		data.HealthHost = d.DNS.AppHost
 	} else {
 		e, _ := parseHostPort("", d.Static.AppListener) // validated
 		data.BackendHost = e.Host
 		data.BackendPort = e.Port
-		data.HealthHost = staticHealthHost
 	}
 	for i, r := range spec.Cache.Rules {
 		rule, err := vclRuleOf(i, r)
