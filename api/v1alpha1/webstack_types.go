@@ -771,14 +771,17 @@ const (
 type ParameterValue string
 
 // DatabaseSpec is PostgreSQL.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.image) || !has(self.version) || !self.image.matches('^(docker[.]io/)?(library/)?postgres:[0-9]+([.-][-._a-zA-Z0-9]*)?(@.*)?$') || self.image.find('postgres:[0-9]+') == 'postgres:' + self.version",message="database.image is an official postgres image of another major version than database.version: use a postgres:<version>.x image or set database.version to the image's major version"
 type DatabaseSpec struct {
 	// enabled deploys PostgreSQL. Default true.
 	// +kubebuilder:default=true
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// image is the PostgreSQL image. Default: the pinned official image of version
-	// (postgres:15.10, postgres:16.6 or postgres:17.2).
+	// image is the PostgreSQL image, at most 512 characters. Default: the pinned official
+	// image of version (postgres:15.10, postgres:16.6 or postgres:17.2). An official image
+	// (postgres:<major>...) must be of version's major version.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
