@@ -842,3 +842,34 @@ var _ = Describe("an upgrade from an operator that gave the database, Redis and 
 		Eventually(func() []string { return events(getWS(ns, ws.Name)) }).Should(ContainElement(ContainSubstring("replaced Service")))
 	})
 })
+
+var _ = Describe("a spec the API server admits but a daemon would refuse", func() {
+	It("is Degraded with the renderer's message, and nothing running is rewritten", func() {
+		ws := create("refused", testutil.WithCacheRule("/static/", "1h"))
+		ns := ws.Namespace
+		cm := exists(&corev1.ConfigMap{}, ns, resources.CacheConfigName(ws))
+		before := cm.Data
+		waitSettled(ns, ws.Name)
+
+		// PCRE2 in Varnish has lookbehind, but the renderer's checked subset does not: the CRD
+		// admits it, the renderer refuses it.
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Spec.Cache.Rules = append(live.Spec.Cache.Rules, v1alpha1.CacheRule{PathRegex: "(?<=a)b", Pass: true})
+		})
+		Eventually(func() string { return condition(ns, ws.Name, v1alpha1.ConditionDegraded) }).
+			Should(Equal("True/" + v1alpha1.ReasonRenderFailed))
+		var deg string
+		for _, c := range getWS(ns, ws.Name).Status.Conditions {
+			if c.Type == v1alpha1.ConditionDegraded {
+				deg = c.Message
+			}
+		}
+		Expect(deg).To(ContainSubstring("pathRegex"))
+		Consistently(func() map[string]string {
+			var now corev1.ConfigMap
+			Expect(k8sClient.Get(ctx, key(ns, resources.CacheConfigName(ws)), &now)).To(Succeed())
+			return now.Data
+		}, 2*time.Second).Should(Equal(before), "the running Varnish' VCL was rewritten")
+		Expect(k8sClient.Delete(ctx, getWS(ns, ws.Name))).To(Succeed())
+	})
+})
