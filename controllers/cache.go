@@ -20,8 +20,9 @@ import (
 // CacheOptions keep the manager's memory independent of unrelated objects in the cluster:
 // managedFields are stripped from everything cached, and every kind the operator creates is
 // cached only for objects carrying its managed-by label (WebStacks are cached whole). The
-// strings cached children repeat are shared (internStrings).
-func CacheOptions() cache.Options {
+// strings cached children repeat are shared (internStrings). With namespaces, the cache (and
+// so the operator) sees only those namespaces, which namespaced Roles can then grant.
+func CacheOptions(namespaces ...string) cache.Options {
 	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
 	byObject := map[client.Object]cache.ByObject{}
 	for _, o := range []client.Object{
@@ -32,7 +33,15 @@ func CacheOptions() cache.Options {
 		byObject[o] = ours
 	}
 	strip := cache.TransformStripManagedFields()
+	var only map[string]cache.Config
+	if len(namespaces) > 0 {
+		only = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			only[ns] = cache.Config{}
+		}
+	}
 	return cache.Options{
+		DefaultNamespaces: only,
 		DefaultTransform: func(obj any) (any, error) {
 			obj, err := strip(obj)
 			if err != nil {

@@ -96,3 +96,18 @@ func TestInternStringsSharesRepeatedStringsAndKeepsValues(t *testing.T) {
 		})
 	}
 }
+
+func TestCacheOptionsWatchNamespaces(t *testing.T) {
+	if got := CacheOptions().DefaultNamespaces; got != nil {
+		t.Errorf("without namespaces the cache is limited to %v", got)
+	}
+	got := CacheOptions("shop", "blog").DefaultNamespaces
+	if len(got) != 2 {
+		t.Fatalf("namespaces %v, want shop and blog", got)
+	}
+	for _, ns := range []string{"shop", "blog"} {
+		if _, ok := got[ns]; !ok {
+			t.Errorf("%s is not watched: %v", ns, got)
+		}
+	}
+}
