@@ -89,7 +89,8 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 	}
 	p := &Plan{Tuning: tuning.For(ws), Credentials: resources.CredentialSecrets(ws), Components: components(ws)}
 
-	configs, err := render.Render(ws, p.Tuning, discovery(ws, o), o.Render)
+	d := discovery(ws, o)
+	configs, err := render.Render(ws, p.Tuning, d, o.Render)
 	if err != nil {
 		return p, &BuildError{Step: StepRender, Err: fmt.Errorf("rendering configs: %w", err)}
 	}
@@ -102,6 +103,7 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 		Credentials: o.Credentials,
 		AppImage:    o.AppImage,
 		WithoutApp:  o.WithoutApp,
+		HealthHost:  d.HealthHost(),
 	}
 	if in.AppImage == "" {
 		in.AppImage = ws.Spec.App.Image

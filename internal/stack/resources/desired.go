@@ -48,6 +48,9 @@ type Inputs struct {
 	// WithoutApp leaves out the app, task and beat workloads and the app's autoscaler: a new
 	// stack gets them only when its first migration has succeeded.
 	WithoutApp bool
+	// HealthHost is the Host header of the app's probes: render.Discovery.HealthHost, the
+	// one HAProxy's and Varnish's health checks send. Empty sends the kubelet's default.
+	HealthHost string
 }
 
 // Desired returns every child of the WebStack that the controller applies with server-side

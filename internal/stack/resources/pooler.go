@@ -107,7 +107,7 @@ func PoolerDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash
 	}
 	spec := podSpec(PoolerUID, PoolerGID, poolerGraceSeconds, volumes, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentPooler)
-	template := podTemplate(ws, ComponentPooler, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentPooler, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return deployment(ws, PoolerName(ws), ComponentPooler, ptr(t.Pooler.Replicas), surgeFirst(), template)
 }
 

@@ -81,7 +81,7 @@ func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cf
 	}
 	spec := podSpec(VarnishUID, VarnishUID, varnishGraceSeconds, volumes, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentCache)
-	template := podTemplate(ws, ComponentCache, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentCache, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash}, spec)
 	return deployment(ws, CacheName(ws), ComponentCache, ptr(c.Replicas), surgeFirst(), template)
 }
 

@@ -69,7 +69,7 @@ func measurePooling(ctx context.Context, c config, r *poolingRun) error {
 		r.pooler = fmt.Sprintf("%d × pgbouncer, pool %d + reserve %d, max_client_conn %d", p.Replicas, p.PoolSize, p.ReservePoolSize, p.MaxClientConnections)
 	}
 	logf("%s: warming up", r.name)
-	s.Load(ctx, r.clients, c.warmup)
+	s.Load(ctx, r.clients, warmup)
 	for i := range c.runs {
 		res := s.Load(ctx, r.clients, c.duration)
 		logf("%s run %d/%d: %.0f req/s, p99 %s, %d backends, PostgreSQL %d MiB, %d errors (%v)", r.name, i+1, c.runs,
@@ -94,7 +94,7 @@ func poolingReport(c config, m report.Machine, results []*poolingRun, took time.
 	p("`database.pooling` (mode Transaction) and `app.replicas: 2`, 8 instances added later as an autoscaler adds pods; with\n")
 	p("`mode: None` and `app.replicas: %d` (max_connections counts them); and with `mode: None`, `app.replicas: 2` and the same 8 added.\n", poolingApps)
 	p("Every app thread gets one client (keep-alive, straight to its instance), requesting in turn `%s` and `%s`\n", stack.LoadPaths[0], stack.LoadPaths[1])
-	p("for random people: uncached (no Varnish), each a PostgreSQL query. %d runs of %s after a %s warm-up; medians, with the range.\n", c.runs, c.duration, c.warmup)
+	p("for random people: uncached (no Varnish), each a PostgreSQL query. %d runs of %s after a %s warm-up; medians, with the range.\n", c.runs, c.duration, warmup)
 	p("Backends are PostgreSQL's connections of the app role (pg_stat_activity, sampled every 100 ms); memory is the\n")
 	p("proportional set size of every PostgreSQL process (shared buffers counted once), the most seen during a run.\n\n")
 	p("| pooling | max_connections | clients | req/s | p50 | p99 | req/s range | p99 range | app backends (max) | PostgreSQL memory (max) | errors |\n")
