@@ -68,6 +68,10 @@ func (c Configs) Files() map[string]string {
 type Options struct {
 	// VCLPath is where varnishd reads default.vcl (its -f argument). Default VarnishVCLPath.
 	VCLPath string
+	// VarnishAdmin is varnishd's admin CLI address (-T). Default VarnishAdminAddress.
+	VarnishAdmin string
+	// VarnishSecret is the admin CLI's secret file (-S). Default VarnishSecretPath.
+	VarnishSecret string
 	// RedisDir is the working directory of the cache Redis (RDB and AOF files), which must
 	// exist when Redis starts. Default RedisDataDir.
 	RedisDir string
@@ -84,6 +88,12 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.VCLPath == "" {
 		o.VCLPath = VarnishVCLPath
+	}
+	if o.VarnishAdmin == "" {
+		o.VarnishAdmin = VarnishAdminAddress
+	}
+	if o.VarnishSecret == "" {
+		o.VarnishSecret = VarnishSecretPath
 	}
 	if o.RedisDir == "" {
 		o.RedisDir = RedisDataDir

@@ -114,7 +114,7 @@ func TestVarnishArgs(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := []string{
-					"-F", "-a", listen, "-f", "/etc/varnish/default.vcl",
+					"-F", "-a", listen, "-T", "127.0.0.1:6082", "-S", "/var/run/varnish-admin/secret", "-f", "/etc/varnish/default.vcl",
 					"-s", fmt.Sprintf("malloc,%dM", res.Cache.StorageMiB),
 					"-s", fmt.Sprintf("Transient=malloc,%dM", res.Cache.TransientMiB),
 					"-p", fmt.Sprintf("default_ttl=%g", ws.Spec.Cache.DefaultTTL.Seconds()),
@@ -217,11 +217,13 @@ func TestCacheBehaviour(t *testing.T) {
 		Frontend:     frontend,
 		Stats:        stats,
 		Varnish:      varnish,
-	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir})
+	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir,
+		VarnishAdmin: loopback(freePort(t)), VarnishSecret: filepath.Join(dir, "secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, FileVCL, configs.VCL)
+	writeFile(t, dir, "secret", "test secret\n")
 	args := append(slices.Clone(configs.VarnishArgs), "-n", filepath.Join(dir, "varnish"))
 	v := start(t, "varnishd", syscall.SIGTERM, exec.Command(varnishd, args...))
 	startHAProxy(t, configs.HAProxy, stats)

@@ -44,6 +44,7 @@ func For(ws *v1alpha1.WebStack) Result {
 		r.Cache = &c
 	}
 	r.LoadBalancer = x.loadBalancer(&spec.LoadBalancer, r.App)
+	r.Agent = agent()
 
 	r.Warnings = x.warnings
 	if r.Warnings == nil {
@@ -68,3 +69,4 @@ func (x *explainer) line(path, value, format string, args ...any) {
 func (x *explainer) warn(format string, args ...any) {
 	x.warnings = append(x.warnings, fmt.Sprintf(format, args...))
 }
+
