@@ -69,4 +69,3 @@ func (x *explainer) line(path, value, format string, args ...any) {
 func (x *explainer) warn(format string, args ...any) {
 	x.warnings = append(x.warnings, fmt.Sprintf(format, args...))
 }
-
