@@ -130,7 +130,16 @@ func (r *runner) poll(ctx context.Context) {
 	hash := Hash(content)
 	r.mu.Lock()
 	current := r.status.Applied == hash || r.status.Refused == hash
+	// Back to the running config: the refused one is no longer mounted.
+	back := r.status.Applied == hash && r.status.Refused != ""
+	if back {
+		r.status.Refused, r.status.Message = "", ""
+	}
 	r.mu.Unlock()
+	if back {
+		r.write()
+		r.o.Log.Info("the mounted config is the running one again", "component", r.o.Component, "hash", hash)
+	}
 	if current {
 		return
 	}

@@ -31,7 +31,7 @@ func TestStack(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, Options{Root: "../..", People: 20000, Authors: 100, BooksPerAuthor: 5,
 		KeepDir: os.Getenv("WEBSTACK_STACK_KEEP") == "1", Logf: t.Logf})
@@ -287,6 +287,8 @@ func TestStack(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("day-2 changes apply in place under load", func(t *testing.T) { testDayTwo(ctx, t, s) })
 
 	t.Run("HAProxy takes a killed app instance out and requests keep succeeding", func(t *testing.T) {
 		c := c.with(t)
