@@ -10,8 +10,11 @@ import (
 	"strings"
 )
 
-// ConfigHashAnnotation is on the pod template of every component with rendered config: a
-// change of that config changes the template, which rolls exactly those pods.
+// ConfigHashAnnotation is on the pod template of every component with rendered config that
+// the running daemon cannot take in place: a change of it changes the template, which rolls
+// exactly those pods. With the in-pod agent it covers only the startup-only inputs
+// (varnishd's arguments, redis.conf without maxmemory and maxmemory-policy; HAProxy reloads
+// hitlessly and has none); without it, the whole config.
 const ConfigHashAnnotation = "webstack.dev/config-hash"
 
 // ConnectionHashAnnotation is on the app, task and beat pod templates: a hash of the
