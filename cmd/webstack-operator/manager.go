@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
@@ -47,7 +48,10 @@ type managerOptions struct {
 	clusterDomain string
 	workers       int
 	pprofAddr     string
-	zap           zap.Options
+	// agentImage is the in-pod agent's image (stack.Options.AgentImage): the chart passes
+	// the operator's own image and tag.
+	agentImage string
+	zap        zap.Options
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) {
@@ -61,12 +65,16 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.StringVar(&o.clusterDomain, "cluster-domain", stack.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "WebStacks reconciled at once (one WebStack is never reconciled twice at the same time)")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of the pprof endpoint; 0 disables it")
+	fs.StringVar(&o.agentImage, "agent-image", "", "image of the in-pod agent beside Varnish, HAProxy and the cache Redis that applies config changes without restarting them: the operator's own image and tag (the chart's default); empty runs no agent, and every config change rolls the pods")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if strings.ContainsAny(o.agentImage, " \t\r\n") {
+		return o, fmt.Errorf("--agent-image %q is not an image reference", o.agentImage)
 	}
 	if o.workers < 1 {
 		return o, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.workers)
@@ -116,7 +124,7 @@ func runManager(args []string, stderr io.Writer) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding readiness check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "metrics", o.metricsAddr, "probes", o.probeAddr, "leaderElect", o.leaderElect)
+	ctrl.Log.WithName("setup").Info("starting manager", "metrics", o.metricsAddr, "probes", o.probeAddr, "leaderElect", o.leaderElect, "agentImage", o.agentImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
