@@ -45,12 +45,12 @@ func TestParseShowProc(t *testing.T) {
 				"1117            master          3 [failed: 0]   0d00h10m43s     2.6.12\n# workers\n" +
 				"10006           worker          0               0d00h00m01s     2.6.12\n" +
 				"1120            worker          1               0d00h10m43s     2.6.12\n# programs\n\n",
-			want: Proc{Reloads: 3, Failed: 0, Workers: []int{10006}},
+			want: Proc{Reloads: 3, Failed: 0, Workers: []int{10006}, All: []int{10006, 1120}},
 		},
 		"after a refused reload": {
 			out: "1117            master          2 [failed: 2]   0d00h10m37s     2.6.12\n# workers\n" +
 				"1120            worker          2               0d00h10m37s     2.6.12\n",
-			want: Proc{Reloads: 2, Failed: 2},
+			want: Proc{Reloads: 2, Failed: 2, All: []int{1120}},
 		},
 		"no master": {out: "Unknown command\n", wantErr: true},
 	}

@@ -27,6 +27,9 @@ type Proc struct {
 	Reloads, Failed int
 	// Workers are the PIDs of the workers of the current generation (0 reloads).
 	Workers []int
+	// All are the PIDs of every worker, old generations (still finishing their requests,
+	// or serving after a refused reload) included.
+	All []int
 }
 
 // MasterCommand runs one master CLI command and returns its output.
@@ -90,6 +93,7 @@ func parseShowProc(out string) (Proc, error) {
 				}
 			}
 		case "worker":
+			p.All = append(p.All, pid)
 			if n == 0 {
 				p.Workers = append(p.Workers, pid)
 			}

@@ -13,12 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/internal/agent"
-	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/agent"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
 // loadPages is how many person pages the load cycles through (all cached after one round).
@@ -221,13 +222,53 @@ func testDayTwo(ctx context.Context, t *testing.T, s *Stack) {
 		}
 	})
 
+	t.Run("a haproxy.cfg HAProxy refuses is reported; the old workers keep serving", func(t *testing.T) {
+		good := s.Plan.Configs.HAProxy
+		before, err := agent.ShowProc(ctx, s.HAProxyMaster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts := load.Counts()
+		if err := s.WriteConfig(render.FileHAProxy, good+"\nfrontend broken\n    this is not haproxy\n"); err != nil {
+			t.Fatal(err)
+		}
+		a := s.Agents["haproxy"]
+		st, err := a.WaitFor(ctx, true, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := load.Window(2 * time.Second)
+		after, err := agent.ShowProc(ctx, s.HAProxyMaster)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("status %+v; show proc before %+v, after %+v; load: %s", st, before, after, w)
+		if !sameInts(after.All, before.All) || after.Failed == 0 {
+			t.Errorf("workers %v, were %v (failed reloads %d): want the old workers, still serving", after.All, before.All, after.Failed)
+		}
+		if d := load.Counts().Sub(counts); d.Failed != 0 || d.Reset != 0 || w.Requests == 0 {
+			t.Errorf("while the refused haproxy.cfg is mounted: %s: %v", d, load.Errors())
+		}
+		if err := s.WriteConfig(render.FileHAProxy, good); err != nil {
+			t.Fatal(err)
+		}
+		if err := waitFor(ctx, a.Process, 10*time.Second, "the refusal to clear", func() error {
+			if st, err := a.Status(); err != nil || st.Refused != "" {
+				return fmt.Errorf("status %+v, %v", st, err)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	})
+
 	total, w := stop()
-	t.Logf("whole day-2 test under load: Go clients %s; wrk %+v; varnishd and haproxy never restarted", total, w)
+	t.Logf("whole day-2 test under load: Go clients %s; wrk %s; varnishd, haproxy and Redis never restarted", total, w)
 	if total.Failed != 0 || total.Reset != 0 {
 		t.Errorf("Go clients: %s: %v", total, load.Errors())
 	}
 	if w.Requests == 0 || w.Errors != 0 || w.Non2xx != 0 {
-		t.Errorf("wrk: %+v\n%s", w, w.Output)
+		t.Errorf("wrk: %s\n%s", w, w.Output)
 	}
 	for _, p := range []*Process{s.Varnishd, s.HAProxy, s.Cache.Process} {
 		if err := p.exited(); err != nil {
@@ -307,10 +348,14 @@ type wrk struct {
 	out strings.Builder
 }
 
-// wrkResult is what wrk counted.
+// wrkResult is what wrk counted, and its whole output.
 type wrkResult struct {
 	Requests, Non2xx, Errors int64
-	Output                   string `json:"-"`
+	Output                   string
+}
+
+func (r wrkResult) String() string {
+	return fmt.Sprintf("%d requests, %d non-2xx, %d socket errors", r.Requests, r.Non2xx, r.Errors)
 }
 
 const wrkScript = `counter = 0
