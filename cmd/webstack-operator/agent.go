@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/webstack-dev/webstack-operator/internal/agent"
+	"github.com/webstack-dev/webstack-operator/internal/stack/render"
 )
 
 const agentUsage = `Usage:
   webstack-operator agent varnish --config FILE --admin ADDR --secret FILE [common flags]
   webstack-operator agent haproxy --config FILE --master-socket PATH [common flags]
   webstack-operator agent redis   --config FILE --addr ADDR [common flags]  (password from $REDIS_PASSWORD)
+  webstack-operator agent postgres --config FILE --socket DIR [--port N] [common flags]
   webstack-operator agent secret FILE      write a new varnishd -S secret unless FILE exists
 
 The agent runs beside the daemon in its pod, watches the mounted config and applies every
@@ -30,7 +32,7 @@ change in place; a config the daemon refuses is reported (log, --status-file, GE
 func runAgent(args []string, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, agentUsage)
-		return errors.New("agent: name the daemon: varnish, haproxy, redis or secret")
+		return errors.New("agent: name the daemon: varnish, haproxy, redis, postgres or secret")
 	}
 	kind, rest := args[0], args[1:]
 	if kind == "secret" {
@@ -48,8 +50,10 @@ func runAgent(args []string, stderr io.Writer) error {
 	fs.StringVar(&o.Listen, "listen", "", "address of GET /status and GET /healthz; empty disables them")
 	admin := fs.String("admin", "127.0.0.1:6082", "varnish: varnishd's -T address")
 	secret := fs.String("secret", "", "varnish: varnishd's -S secret file")
-	socket := fs.String("master-socket", "", "haproxy: the master CLI socket (haproxy -W -S PATH)")
+	master := fs.String("master-socket", "", "haproxy: the master CLI socket (haproxy -W -S PATH)")
 	addr := fs.String("addr", "127.0.0.1:6379", "redis: Redis' address")
+	socket := fs.String("socket", "/var/run/postgresql", "postgres: the directory of the server's Unix socket (the superuser connects through it)")
+	port := fs.Int("port", 5432, "postgres: the server's port (part of the socket's name)")
 	fs.Usage = func() { fmt.Fprint(stderr, agentUsage); fs.PrintDefaults() }
 	if err := fs.Parse(rest); err != nil {
 		return err
@@ -65,16 +69,18 @@ func runAgent(args []string, stderr io.Writer) error {
 		}
 		a = agent.Varnish{Admin: *admin, Secret: *secret}
 	case "haproxy":
-		if *socket == "" {
+		if *master == "" {
 			return errors.New("--master-socket is required")
 		}
 		// haproxy read this file when it started; the agent reloads on the next change.
 		o.AppliedAtStart = true
-		a = agent.HAProxy{MasterSocket: *socket}
+		a = agent.HAProxy{MasterSocket: *master}
 	case "redis":
 		a = agent.Redis{Addr: *addr, Password: os.Getenv("REDIS_PASSWORD")}
+	case "postgres":
+		a = agent.Postgres{Conn: fmt.Sprintf("host=%s port=%d user=%s dbname=postgres connect_timeout=5", *socket, *port, render.PostgresSuperuser)}
 	default:
-		return fmt.Errorf("agent: unknown daemon %q (varnish, haproxy, redis or secret)", kind)
+		return fmt.Errorf("agent: unknown daemon %q (varnish, haproxy, redis, postgres or secret)", kind)
 	}
 	o.Log = slog.New(slog.NewJSONHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

@@ -17,7 +17,7 @@ Usage:
                                             print every derived number with its explanation
   webstack-operator render -f FILE [--configs DIR]
                                             print the child objects, or write the config files
-  webstack-operator agent varnish|haproxy|redis|secret [flags]
+  webstack-operator agent varnish|haproxy|redis|postgres|secret [flags]
                                             the in-pod agent that applies config changes in place
 
 Run "webstack-operator COMMAND -h" for the flags of a command.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -22,6 +23,12 @@ type Applier interface {
 	// means the daemon refused it and still runs its last good config; any other error is
 	// a failure to reach the daemon, retried at the next poll.
 	Apply(ctx context.Context, content []byte, hash string) error
+}
+
+// Pending is an Applier whose daemon can hold changes that wait for a restart.
+type Pending interface {
+	// PendingRestart lists the settings whose new value the daemon takes only at a restart.
+	PendingRestart(ctx context.Context) ([]string, error)
 }
 
 // RefusedError is a config the daemon refused, with the daemon's own message.
@@ -44,6 +51,9 @@ type Status struct {
 	Refused string `json:"refused,omitempty"`
 	// Message is the daemon's reason for the refusal.
 	Message string `json:"message,omitempty"`
+	// PendingRestart are the settings of the applied config that wait for a restart (the
+	// pod template's hash covers them, so the operator rolls the pod).
+	PendingRestart []string `json:"pendingRestart,omitempty"`
 	// Applies and Refusals count the configs applied and refused since the agent started.
 	Applies  int `json:"applies"`
 	Refusals int `json:"refusals"`
@@ -130,6 +140,7 @@ func (r *runner) poll(ctx context.Context) {
 	hash := Hash(content)
 	r.mu.Lock()
 	current := r.status.Applied == hash || r.status.Refused == hash
+	stillPending := r.status.Applied == hash && len(r.status.PendingRestart) > 0
 	// Back to the running config: the refused one is no longer mounted.
 	back := r.status.Applied == hash && r.status.Refused != ""
 	if back {
@@ -140,6 +151,9 @@ func (r *runner) poll(ctx context.Context) {
 		r.write()
 		r.o.Log.Info("the mounted config is the running one again", "component", r.o.Component, "hash", hash)
 	}
+	if stillPending {
+		r.recheckPending(ctx)
+	}
 	if current {
 		return
 	}
@@ -148,8 +162,18 @@ func (r *runner) poll(ctx context.Context) {
 	var refused *RefusedError
 	switch {
 	case err == nil:
+		var pending []string
+		if p, ok := r.a.(Pending); ok {
+			if pending, err = p.PendingRestart(ctx); err != nil {
+				r.o.Log.Error("reading the settings pending a restart", "component", r.o.Component, "err", err)
+			}
+		}
+		r.mu.Lock()
+		r.status.PendingRestart = pending
+		r.mu.Unlock()
 		r.applied(hash)
-		r.o.Log.Info("config applied in place", "component", r.o.Component, "hash", hash, "took", time.Since(start).Round(time.Millisecond).String())
+		r.o.Log.Info("config applied in place", "component", r.o.Component, "hash", hash, "took", time.Since(start).Round(time.Millisecond).String(),
+			"pendingRestart", pending)
 	case errors.As(err, &refused):
 		r.mu.Lock()
 		r.status.Refused, r.status.Message = hash, refused.Message
@@ -160,6 +184,27 @@ func (r *runner) poll(ctx context.Context) {
 			"running", r.status.Applied, "message", refused.Message)
 	default:
 		r.o.Log.Error("applying the config", "component", r.o.Component, "hash", hash, "err", err)
+	}
+}
+
+// recheckPending clears the settings pending a restart once the daemon has restarted with
+// them.
+func (r *runner) recheckPending(ctx context.Context) {
+	p, ok := r.a.(Pending)
+	if !ok {
+		return
+	}
+	pending, err := p.PendingRestart(ctx)
+	if err != nil {
+		return // the daemon may be restarting: ask again at the next poll
+	}
+	r.mu.Lock()
+	changed := !slices.Equal(pending, r.status.PendingRestart)
+	r.status.PendingRestart = pending
+	r.mu.Unlock()
+	if changed {
+		r.write()
+		r.o.Log.Info("settings pending a restart", "component", r.o.Component, "pendingRestart", pending)
 	}
 }
 

@@ -6,13 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/agent"
 	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/render"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
 // Agent is one in-pod agent, run from the operator's binary with the arguments its pod gives
@@ -45,6 +49,17 @@ func (a *Agent) WaitFor(ctx context.Context, refused bool, timeout time.Duration
 		return fmt.Errorf("status %+v", st)
 	})
 	return st, err
+}
+
+// WaitSettled waits until the agent reports neither a refused config nor settings pending
+// a restart.
+func (a *Agent) WaitSettled(ctx context.Context, timeout time.Duration) error {
+	return waitFor(ctx, a.Process, timeout, a.Name+" to settle", func() error {
+		if st, err := a.Status(); err != nil || st.Refused != "" || len(st.PendingRestart) != 0 {
+			return fmt.Errorf("status %+v, %v", st, err)
+		}
+		return nil
+	})
 }
 
 // buildAgent builds the operator's binary, whose agent subcommand runs in the pods.
@@ -84,6 +99,10 @@ func (s *Stack) startAgents(ctx context.Context) error {
 	if err := start("redis", render.FileRedis, []string{"REDIS_PASSWORD=" + s.Credentials.Redis}, "--addr", s.Cache.Process.Addr); err != nil {
 		return err
 	}
+	// PostgreSQL reads its config from its own directory (the ConfigMap's mount).
+	if err := start("postgres", filepath.Join("pg", render.FilePostgres), nil, "--socket", s.pgDir, "--port", strconv.Itoa(s.pgPort)); err != nil {
+		return err
+	}
 	for _, a := range s.Agents {
 		if _, err := a.WaitFor(ctx, false, 60*time.Second); err != nil {
 			return err
@@ -106,20 +125,33 @@ func (s *Stack) Update(change func(ws *v1alpha1.WebStack)) error {
 	return s.writeConfigs()
 }
 
-// WriteConfig replaces one mounted config file atomically, bypassing the plan (a config
-// that admission would not let through).
+// WriteConfig replaces one mounted config file (a path under Dir) atomically, bypassing
+// the plan (a config that admission would not let through).
 func (s *Stack) WriteConfig(name, content string) error {
-	tmp := filepath.Join(s.Dir, "."+name+".tmp")
+	tmp := filepath.Join(s.Dir, filepath.Dir(name), "."+filepath.Base(name)+".tmp")
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(s.Dir, name))
 }
 
-// writeConfigs writes the plan's configs into Dir, each atomically.
+// writeConfigs writes the plan's configs into Dir, and once PostgreSQL runs, its
+// ConfigMap into its directory, each file atomically.
 func (s *Stack) writeConfigs() error {
 	for name, content := range s.Plan.Configs.Files() {
 		if err := s.WriteConfig(name, content); err != nil {
+			return err
+		}
+	}
+	if s.Postgres == nil {
+		return nil
+	}
+	cm, err := planned[*corev1.ConfigMap](s.Plan, resources.DatabaseConfigName(s.WS))
+	if err != nil {
+		return err
+	}
+	for name, content := range cm.Data {
+		if err := s.WriteConfig(filepath.Join("pg", name), content); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -212,12 +213,7 @@ func testDayTwo(ctx context.Context, t *testing.T, s *Stack) {
 		if err := s.WriteConfig(render.FileVCL, good); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitFor(ctx, a.Process, 10*time.Second, "the refusal to clear", func() error {
-			if st, err := a.Status(); err != nil || st.Refused != "" {
-				return fmt.Errorf("status %+v, %v", st, err)
-			}
-			return nil
-		}); err != nil {
+		if err := a.WaitSettled(ctx, 10*time.Second); err != nil {
 			t.Error(err)
 		}
 	})
@@ -252,12 +248,65 @@ func testDayTwo(ctx context.Context, t *testing.T, s *Stack) {
 		if err := s.WriteConfig(render.FileHAProxy, good); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitFor(ctx, a.Process, 10*time.Second, "the refusal to clear", func() error {
-			if st, err := a.Status(); err != nil || st.Refused != "" {
-				return fmt.Errorf("status %+v, %v", st, err)
+		if err := a.WaitSettled(ctx, 10*time.Second); err != nil {
+			t.Error(err)
+		}
+	})
+
+	t.Run("PostgreSQL reloads work_mem and log_min_duration_statement; shared_buffers waits for the roll", func(t *testing.T) {
+		sql := func(q string) string {
+			t.Helper()
+			out, err := s.SQL(ctx, q)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return nil
+			return out
+		}
+		started := sql("SELECT pg_postmaster_start_time()")
+		a := s.Agents["postgres"]
+		if err := s.Update(func(ws *v1alpha1.WebStack) {
+			ws.Spec.Database.Parameters = map[string]v1alpha1.ParameterValue{"work_mem": "48MB", "log_min_duration_statement": "250"}
 		}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := a.WaitFor(ctx, false, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for q, want := range map[string]string{"SHOW work_mem": "48MB", "SHOW log_min_duration_statement": "250ms", "SELECT pg_postmaster_start_time()": started} {
+			if got := sql(q); got != want {
+				t.Errorf("%s = %q, want %q", q, got, want)
+			}
+		}
+		if len(st.PendingRestart) != 0 {
+			t.Errorf("pending a restart: %v, want none", st.PendingRestart)
+		}
+
+		oldBuffers := sql("SHOW shared_buffers")
+		if err := s.Update(func(ws *v1alpha1.WebStack) {
+			ws.Spec.Database.Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")}}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = a.WaitFor(ctx, false, 30*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		newBuffers := fmt.Sprintf("%dMB", s.Tuning.Database.SharedBuffersMiB)
+		t.Logf("shared_buffers %s -> %s: status %+v", oldBuffers, newBuffers, st)
+		if !slices.Contains(st.PendingRestart, "shared_buffers") {
+			t.Errorf("pending a restart: %v, want shared_buffers", st.PendingRestart)
+		}
+		if got := sql("SHOW shared_buffers"); got != oldBuffers || sql("SELECT pg_postmaster_start_time()") != started {
+			t.Errorf("shared_buffers %s before the restart, want the old %s; or the server restarted", got, oldBuffers)
+		}
+		// The roll: the pod template's hash covers shared_buffers; a new pod starts with it.
+		if err := s.RestartPostgres(ctx, s.Credentials); err != nil {
+			t.Fatal(err)
+		}
+		if got := sql("SHOW shared_buffers"); got != newBuffers {
+			t.Errorf("shared_buffers %s after the restart, want %s", got, newBuffers)
+		}
+		if err := a.WaitSettled(ctx, 10*time.Second); err != nil {
 			t.Error(err)
 		}
 	})

@@ -8,8 +8,8 @@ import (
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
-// The in-pod agent (`webstack-operator agent KIND`) beside Varnish, HAProxy and the cache
-// Redis: it watches the mounted config and applies each change through the daemon's own
+// The in-pod agent (`webstack-operator agent KIND`) beside Varnish, HAProxy, the cache Redis
+// and PostgreSQL: it watches the mounted config and applies each change through the daemon's own
 // interface, so that only startup-only inputs are hashed onto the pod template.
 const (
 	// AgentContainerName is the agent's container in each of those pods.

@@ -12,7 +12,7 @@ import (
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
-// TestAgents checks the agent beside Varnish, HAProxy and the cache Redis: the operator's
+// TestAgents checks the agent beside Varnish, HAProxy, the cache Redis and PostgreSQL: the operator's
 // image, its daemon's interface, the fixed resources from tuning, no readiness probe (a
 // refused config must not take the pod out of service), and no agent elsewhere.
 func TestAgents(t *testing.T) {
@@ -31,6 +31,8 @@ func TestAgents(t *testing.T) {
 		"Deployment/shop-loadbalancer": {kind: "haproxy", args: []string{"--master-socket", haproxyMasterSocket},
 			mounts: []string{haproxyConfigDir, haproxyRunDir}},
 		"Deployment/shop-redis": {kind: "redis", args: []string{"--addr", "127.0.0.1:6379"}, mounts: []string{"/etc/redis"}},
+		"StatefulSet/shop-database": {kind: "postgres", args: []string{"--socket", postgresSocketDir, "--port", "5432"},
+			mounts: []string{postgresConfigDir, postgresSocketDir}},
 	}
 	want := tuning.For(ws).Agent.Resources
 	for k, tc := range cases {

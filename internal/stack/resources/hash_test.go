@@ -69,7 +69,14 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 		"the cache Redis eviction policy: CONFIG SET": {
 			change: []option{func(ws *v1alpha1.WebStack) { ws.Spec.Redis.MaxMemoryPolicy = "allkeys-lfu" }},
 		},
+		"a PostgreSQL parameter pg_reload_conf() applies": {
+			change: []option{withDatabaseParameters(map[string]string{"work_mem": "64MB", "log_min_duration_statement": "250"})},
+		},
 		// Startup-only inputs roll.
+		"a PostgreSQL parameter that takes a restart": {
+			change: []option{withDatabaseParameters(map[string]string{"wal_level": "logical"})},
+			want:   []string{"StatefulSet/shop-database"},
+		},
 		"cache defaultTTL: a varnishd parameter": {
 			change: []option{func(ws *v1alpha1.WebStack) { ws.Spec.Cache.DefaultTTL = &metav1.Duration{Duration: time.Hour} }},
 			want:   []string{"Deployment/shop-cache"},
@@ -109,6 +116,10 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 		},
 		"without the agent, a rate limit rolls HAProxy": {
 			change: []option{withRateLimit(10)}, noAgent: true, want: []string{"Deployment/shop-loadbalancer"},
+		},
+		"without the agent, work_mem rolls PostgreSQL": {
+			change:  []option{withDatabaseParameters(map[string]string{"work_mem": "64MB"})},
+			noAgent: true, want: []string{"StatefulSet/shop-database"},
 		},
 		"without the agent, the eviction policy rolls Redis": {
 			change:  []option{func(ws *v1alpha1.WebStack) { ws.Spec.Redis.MaxMemoryPolicy = "allkeys-lfu" }},
@@ -204,5 +215,14 @@ func TestPodTemplateAnnotations(t *testing.T) {
 	}
 	if len(templates) != len(cases) {
 		t.Errorf("%d pod templates, the table has %d", len(templates), len(cases))
+	}
+}
+
+func withDatabaseParameters(p map[string]string) option {
+	return func(ws *v1alpha1.WebStack) {
+		ws.Spec.Database.Parameters = map[string]v1alpha1.ParameterValue{}
+		for k, v := range p {
+			ws.Spec.Database.Parameters[k] = v1alpha1.ParameterValue(v)
+		}
 	}
 }
