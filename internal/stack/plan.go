@@ -93,7 +93,8 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 	}
 	p := &Plan{Tuning: tuning.For(ws), Credentials: resources.CredentialSecrets(ws), Components: components(ws)}
 
-	configs, err := render.Render(ws, p.Tuning, discovery(ws, o), o.Render)
+	d := discovery(ws, o)
+	configs, err := render.Render(ws, p.Tuning, d, o.Render)
 	if err != nil {
 		return p, &BuildError{Step: StepRender, Err: fmt.Errorf("rendering configs: %w", err)}
 	}
@@ -107,6 +108,7 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 		AppImage:    o.AppImage,
 		WithoutApp:  o.WithoutApp,
 		AgentImage:  o.AgentImage,
+		HealthHost:  d.HealthHost(),
 	}
 	if in.AppImage == "" {
 		in.AppImage = ws.Spec.App.Image

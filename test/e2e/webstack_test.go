@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/controllers"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
@@ -322,7 +321,7 @@ var _ = Describe("the chart and the manager on a real cluster", Ordered, func() 
 
 		By("switching to deletionPolicy Delete and deleting the WebStack")
 		full.patch(`{"spec":{"database":{"deletionPolicy":"Delete"}}}`)
-		Eventually(func() []string { return full.get().Finalizers }).WithTimeout(time.Minute).Should(ContainElement(controllers.DataFinalizer))
+		Eventually(func() []string { return full.get().Finalizers }).WithTimeout(time.Minute).Should(ContainElement(v1alpha1.DataFinalizer))
 		kubectl("delete", "-n", full.ns, "webstack/"+full.name, "--wait=true", "--timeout=2m")
 		for _, n := range claims {
 			Eventually(gone(obj(&corev1.PersistentVolumeClaim{}, full.ns, n))).WithTimeout(2 * time.Minute).Should(Succeed())

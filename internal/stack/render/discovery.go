@@ -53,6 +53,15 @@ type StaticDiscovery struct {
 // staticHealthHost is the Host header of health checks in static mode.
 const staticHealthHost = "localhost"
 
+// HealthHost is the Host header of every health check of the app (HAProxy's, Varnish's and
+// the pod probes): the app's headless Service name in DNS mode, else localhost.
+func (d Discovery) HealthHost() string {
+	if d.DNS != nil {
+		return d.DNS.AppHost
+	}
+	return staticHealthHost
+}
+
 // endpoint is one host and port.
 type endpoint struct {
 	Host string

@@ -29,17 +29,35 @@ const (
 // `psql -v app_password="$APP_PASSWORD" -f init.sql`.
 const InitSQLPasswordVariable = "app_password"
 
-// postgresOwned are the parameters the operator sets and spec.database.parameters may not
-// (the CRD refuses them too).
-var postgresOwned = []string{
-	"listen_addresses", "port", "data_directory", "hba_file", "ident_file", "config_file",
-	"unix_socket_directories", "max_connections", "shared_buffers",
+// postgresReserved are the parameters spec.database.parameters may not set, because the
+// operator owns them or because they would read or run files or weaken the server's
+// security; postgresReservedPrefixes and postgresReservedSuffixes name whole families. The
+// CRD refuses the same keys (api/v1alpha1, DatabaseSpec.Parameters), so a WebStack the API
+// server admits never fails here.
+var (
+	postgresReserved = []string{
+		"include", "include_dir", "include_if_exists",
+		"listen_addresses", "port", "data_directory", "hba_file", "ident_file", "config_file",
+		"external_pid_file", "dynamic_library_path", "krb_server_keyfile", "password_encryption",
+		"max_connections", "shared_buffers",
+	}
+	postgresReservedPrefixes = []string{"ssl", "archive_", "unix_socket_"}
+	postgresReservedSuffixes = []string{"_command", "_preload_libraries"}
+)
+
+// postgresParameterReserved reports whether spec.database.parameters may not set name.
+func postgresParameterReserved(name string) bool {
+	return slices.Contains(postgresReserved, name) ||
+		slices.ContainsFunc(postgresReservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) ||
+		slices.ContainsFunc(postgresReservedSuffixes, func(s string) bool { return strings.HasSuffix(name, s) })
 }
 
-// postgresParameter is a PostgreSQL parameter name, custom ones with dotted parts.
-var postgresParameter = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$`)
+// postgresParameter is a PostgreSQL parameter name, custom ones with dotted parts: the
+// CRD's pattern, at most 63 characters.
+var postgresParameter = regexp.MustCompile(`^[a-z_][a-z0-9_]*([.][a-z_][a-z0-9_]*)*$`)
 
-// sqlName is a role, database or extension name that needs no quoting.
+// sqlName is a role, database or extension name that needs no quoting (the CRD's pattern
+// of database.extensions, at most 63 characters).
 var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // parameter is one line of postgresql.conf.
@@ -93,8 +111,8 @@ func PostgresConfig(ws *v1alpha1.WebStack, t tuning.Result) (string, error) {
 		if !postgresParameter.MatchString(name) || len(name) > 63 {
 			return "", fmt.Errorf("postgres: %s is not a PostgreSQL parameter name", field)
 		}
-		if slices.Contains(postgresOwned, name) {
-			return "", fmt.Errorf("postgres: %s is set by the operator and cannot be overridden", field)
+		if postgresParameterReserved(name) {
+			return "", fmt.Errorf("postgres: %s cannot be set: the operator owns it or it reaches outside the database (see kubectl explain webstack.spec.database.parameters)", field)
 		}
 		value, err := postgresQuote(string(ws.Spec.Database.Parameters[name]))
 		if err != nil {

@@ -53,6 +53,9 @@ type Inputs struct {
 	// applied by the agent and only the startup-only inputs are hashed onto the pod
 	// template; empty means no agent, and every config change rolls the pods.
 	AgentImage string
+	// HealthHost is the Host header of the app's probes: render.Discovery.HealthHost, the
+	// one HAProxy's and Varnish's health checks send. Empty sends the kubelet's default.
+	HealthHost string
 }
 
 // Desired returns every child of the WebStack that the controller applies with server-side

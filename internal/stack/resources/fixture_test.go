@@ -59,7 +59,8 @@ func inputsFor(t testing.TB, ws *v1alpha1.WebStack) Inputs {
 	if err != nil {
 		t.Fatalf("render.Render: %v", err)
 	}
-	return Inputs{WebStack: ws, Tuning: tr, Configs: configs, Credentials: testCredentials, AppImage: ws.Spec.App.Image, AgentImage: testAgentImage}
+	return Inputs{WebStack: ws, Tuning: tr, Configs: configs, Credentials: testCredentials, AppImage: ws.Spec.App.Image,
+		HealthHost: dnsDiscovery(ws).HealthHost(), AgentImage: testAgentImage}
 }
 
 // desired is Desired for the fixture with opts; the test fails on an error.

@@ -101,17 +101,23 @@ func HAProxyDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, agentIma
 	}
 	spec := podSpec(HAProxyUID, HAProxyUID, t.App.TerminationGracePeriodSeconds, volumes, containers...)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentLoadBalancer)
-	template := podTemplate(ws, ComponentLoadBalancer, hashAnnotations(ConfigHashAnnotation, cfgHash), spec)
+	template := podTemplate(ws, ComponentLoadBalancer, hashAnnotations(v1alpha1.ConfigHashAnnotation, cfgHash), spec)
 	return deployment(ws, LoadBalancerName(ws), ComponentLoadBalancer, ptr(lb.Replicas), surgeFirst(), template)
 }
 
 // HAProxyService is the stack's entry point: loadBalancer.service's type, port and
-// annotations, to HAProxy's public frontend.
+// annotations, to HAProxy's public frontend. A NodePort or LoadBalancer Service sends
+// traffic only to HAProxy pods on the node it arrived at (externalTrafficPolicy Local; a
+// LoadBalancer gets a health-check node port from the API server for it), so that HAProxy
+// sees the client's address and the per-client limits limit clients, not nodes.
 func HAProxyService(ws *v1alpha1.WebStack) *corev1.Service {
 	s := &ws.Spec.LoadBalancer.Service
 	svc := service(ws, LoadBalancerName(ws), ComponentLoadBalancer, false, servicePort(portHTTP, s.Port, portHTTP))
 	if s.Type != "" {
 		svc.Spec.Type = corev1.ServiceType(s.Type)
+	}
+	if svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+		svc.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
 	}
 	if len(s.Annotations) > 0 {
 		svc.Annotations = make(map[string]string, len(s.Annotations))

@@ -191,13 +191,13 @@ func TestPodTemplateAnnotations(t *testing.T) {
 	objs := desired(t, rollingBase...)
 	cases := map[string][]string{
 		"Deployment/shop-loadbalancer": nil, // every change of haproxy.cfg is a hitless reload
-		"Deployment/shop-cache":        {ConfigHashAnnotation},
-		"Deployment/shop-redis":        {ConfigHashAnnotation, CredentialsHashAnnotation},
-		"StatefulSet/shop-broker":      {ConfigHashAnnotation, CredentialsHashAnnotation},
-		"StatefulSet/shop-database":    {ConfigHashAnnotation, CredentialsHashAnnotation},
-		"Deployment/shop-app":          {ConnectionHashAnnotation},
-		"Deployment/shop-tasks":        {ConnectionHashAnnotation},
-		"Deployment/shop-beat":         {ConnectionHashAnnotation},
+		"Deployment/shop-cache":        {v1alpha1.ConfigHashAnnotation},
+		"Deployment/shop-redis":        {v1alpha1.ConfigHashAnnotation, v1alpha1.CredentialsHashAnnotation},
+		"StatefulSet/shop-broker":      {v1alpha1.ConfigHashAnnotation, v1alpha1.CredentialsHashAnnotation},
+		"StatefulSet/shop-database":    {v1alpha1.ConfigHashAnnotation, v1alpha1.CredentialsHashAnnotation},
+		"Deployment/shop-app":          {v1alpha1.ConnectionHashAnnotation},
+		"Deployment/shop-tasks":        {v1alpha1.ConnectionHashAnnotation},
+		"Deployment/shop-beat":         {v1alpha1.ConnectionHashAnnotation},
 	}
 	templates := podTemplates(objs)
 	for k, annotations := range cases {

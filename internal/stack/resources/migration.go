@@ -33,7 +33,7 @@ func MigrationJob(in Inputs, image string) *batchv1.Job {
 		Resources:    *in.Tuning.App.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{mount(tmpVolume, tmpPath)},
 	}
-	spec := podSpec(AppUID, AppUID, 30, []corev1.Volume{emptyDir(tmpVolume)}, container)
+	spec := appPodSpec(ws, 30, container)
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	return &batchv1.Job{
 		TypeMeta:   typeMeta(batchV1, "Job"),

@@ -168,13 +168,16 @@ func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsH
 	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, containers...)
 	prepare.SecurityContext = RestrictedContainerSecurityContext(PostgresUID)
 	spec.InitContainers = []corev1.Container{prepare}
-	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentDatabase, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, DatabaseName(ws), ComponentDatabase, DatabaseHeadlessName(ws), databaseStorage(ws), template)
 }
 
-// DatabaseService is PostgreSQL's ClusterIP Service, the host of DATABASE_URL.
+// DatabaseService is PostgreSQL's Service, the host of DATABASE_URL. It is headless: its
+// name resolves to the ready pod's address. A ClusterIP would only add a virtual IP, proxy
+// rules on every node and API server work at creation (about 15% per stack, measured:
+// docs/benchmarks.md) for one pod that clients reach directly just as well.
 func DatabaseService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, DatabaseName(ws), ComponentDatabase, false, servicePort(portPostgres, render.PostgresPort, portPostgres))
+	return service(ws, DatabaseName(ws), ComponentDatabase, true, servicePort(portPostgres, render.PostgresPort, portPostgres))
 }
 
 // DatabaseHeadlessService governs the StatefulSet (stable pod DNS names).

@@ -60,7 +60,7 @@ func RedisDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash,
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
 	containers, volumes := redisAgent(ws, t, agentImage, volumes, c)
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, containers...)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentRedis, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return deployment(ws, RedisName(ws), ComponentRedis, ptr(int32(1)), appsv1.DeploymentStrategy{}, template)
 }
 
@@ -72,7 +72,7 @@ func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
 	containers, volumes := redisAgent(ws, t, agentImage, volumes, c)
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, containers...)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentRedis, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, RedisName(ws), ComponentRedis, RedisName(ws), storageOf(r), template)
 }
 
@@ -89,9 +89,9 @@ func redisAgent(ws *v1alpha1.WebStack, t tuning.Result, agentImage string, volum
 	return []corev1.Container{redis, a}, append(volumes, emptyDir(agentVolume))
 }
 
-// RedisService is the cache Redis' ClusterIP Service.
+// RedisService is the cache Redis' Service, headless like DatabaseService.
 func RedisService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, RedisName(ws), ComponentRedis, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, RedisName(ws), ComponentRedis, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // brokerObjects are the broker's ConfigMap, StatefulSet and Service.
@@ -122,13 +122,13 @@ func BrokerStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHas
 	volumes := []corev1.Volume{redisConfigVolume(BrokerConfigName(ws), render.FileBroker)}
 	c := redisContainer(b.Image, BrokerCredentialsName(ws), *t.Broker.Resources.DeepCopy())
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentBroker, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentBroker, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, BrokerName(ws), ComponentBroker, BrokerName(ws), b.Storage, template)
 }
 
-// BrokerService is the broker's ClusterIP Service.
+// BrokerService is the broker's Service, headless like DatabaseService.
 func BrokerService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, BrokerName(ws), ComponentBroker, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, BrokerName(ws), ComponentBroker, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // redisConfigVolume is ConfigMap cm with its key as redis.conf, mounted at

@@ -2,6 +2,8 @@ package resources
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
 // The non-root users the containers run as. Every pod passes the Pod Security "restricted"
@@ -33,6 +35,22 @@ const (
 	// be readable by it. The root filesystem is read-only; /tmp is writable.
 	AppUID int64 = 1000
 )
+
+// AppUser is the uid and gid of the app image's containers (app, tasks, beat, migration):
+// app.securityContext's runAsUser and runAsGroup, AppUID by default; runAsGroup defaults
+// to runAsUser.
+func AppUser(ws *v1alpha1.WebStack) (uid, gid int64) {
+	uid = AppUID
+	sc := ws.Spec.App.SecurityContext
+	if sc != nil && sc.RunAsUser != nil {
+		uid = *sc.RunAsUser
+	}
+	gid = uid
+	if sc != nil && sc.RunAsGroup != nil {
+		gid = *sc.RunAsGroup
+	}
+	return uid, gid
+}
 
 // RestrictedPodSecurityContext is the pod half of the restricted profile: runAsNonRoot with
 // uid, runAsGroup and fsGroup fsGroup (volumes become group-writable, changed only when the

@@ -113,7 +113,7 @@ func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cf
 	spec := podSpec(VarnishUID, VarnishUID, varnishGraceSeconds, volumes, containers...)
 	spec.InitContainers = initContainers
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentCache)
-	template := podTemplate(ws, ComponentCache, hashAnnotations(ConfigHashAnnotation, cfgHash), spec)
+	template := podTemplate(ws, ComponentCache, hashAnnotations(v1alpha1.ConfigHashAnnotation, cfgHash), spec)
 	return deployment(ws, CacheName(ws), ComponentCache, ptr(c.Replicas), surgeFirst(), template)
 }
 
