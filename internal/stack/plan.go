@@ -94,7 +94,12 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 	p := &Plan{Tuning: tuning.For(ws), Credentials: resources.CredentialSecrets(ws), Components: components(ws)}
 
 	d := discovery(ws, o)
-	configs, err := render.Render(ws, p.Tuning, d, o.Render)
+	r := o.Render
+	if o.AgentImage != "" && r.VarnishAdmin == "" {
+		// The agent loads new VCL through varnishd's admin CLI.
+		r.VarnishAdmin, r.VarnishSecret = render.VarnishAdminAddress, render.VarnishSecretPath
+	}
+	configs, err := render.Render(ws, p.Tuning, d, r)
 	if err != nil {
 		return p, &BuildError{Step: StepRender, Err: fmt.Errorf("rendering configs: %w", err)}
 	}

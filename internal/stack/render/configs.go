@@ -68,9 +68,12 @@ func (c Configs) Files() map[string]string {
 type Options struct {
 	// VCLPath is where varnishd reads default.vcl (its -f argument). Default VarnishVCLPath.
 	VCLPath string
-	// VarnishAdmin is varnishd's admin CLI address (-T). Default VarnishAdminAddress.
+	// VarnishAdmin is varnishd's admin CLI address (-T), for the agent that loads new VCL
+	// through it (VarnishAdminAddress in the pods). Empty leaves -T and -S out: varnishd's
+	// own CLI on a random local port, for nobody.
 	VarnishAdmin string
-	// VarnishSecret is the admin CLI's secret file (-S). Default VarnishSecretPath.
+	// VarnishSecret is the admin CLI's secret file (-S) with VarnishAdmin. Default
+	// VarnishSecretPath.
 	VarnishSecret string
 	// RedisDir is the working directory of the cache Redis (RDB and AOF files), which must
 	// exist when Redis starts. Default RedisDataDir.
@@ -88,9 +91,6 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.VCLPath == "" {
 		o.VCLPath = VarnishVCLPath
-	}
-	if o.VarnishAdmin == "" {
-		o.VarnishAdmin = VarnishAdminAddress
 	}
 	if o.VarnishSecret == "" {
 		o.VarnishSecret = VarnishSecretPath

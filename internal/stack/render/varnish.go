@@ -182,7 +182,7 @@ func vclRuleOf(i int, r v1alpha1.CacheRule) (vclRule, error) {
 }
 
 // VarnishArgs are varnishd's arguments, one per element: foreground, the listen address,
-// the admin CLI on loopback with its secret file, the VCL, malloc storage and bounded Transient storage from tuning, and default_ttl and
+// the admin CLI with its secret file (with o.VarnishAdmin), the VCL, malloc storage and bounded Transient storage from tuning, and default_ttl and
 // default_grace from the spec.
 func VarnishArgs(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options) ([]string, error) {
 	spec := &ws.Spec
@@ -208,17 +208,17 @@ func VarnishArgs(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options)
 	if d.Static != nil {
 		listen = bindOr(d.Static.Varnish, VarnishPort)
 	}
-	return []string{
-		"-F",
-		"-a", listen.bind(),
-		"-T", o.VarnishAdmin,
-		"-S", o.VarnishSecret,
+	args := []string{"-F", "-a", listen.bind()}
+	if o.VarnishAdmin != "" {
+		args = append(args, "-T", o.VarnishAdmin, "-S", o.VarnishSecret)
+	}
+	return append(args,
 		"-f", o.VCLPath,
-		"-s", "malloc," + strconv.FormatInt(t.Cache.StorageMiB, 10) + "M",
-		"-s", "Transient=malloc," + strconv.FormatInt(t.Cache.TransientMiB, 10) + "M",
-		"-p", "default_ttl=" + seconds(ttl),
-		"-p", "default_grace=" + seconds(grace),
-	}, nil
+		"-s", "malloc,"+strconv.FormatInt(t.Cache.StorageMiB, 10)+"M",
+		"-s", "Transient=malloc,"+strconv.FormatInt(t.Cache.TransientMiB, 10)+"M",
+		"-p", "default_ttl="+seconds(ttl),
+		"-p", "default_grace="+seconds(grace),
+	), nil
 }
 
 // Limits of the PCRE2 subset checkPCRE accepts, well inside what PCRE2 compiles: its

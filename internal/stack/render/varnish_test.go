@@ -115,7 +115,7 @@ func TestVarnishArgs(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := []string{
-					"-F", "-a", listen, "-T", "127.0.0.1:6082", "-S", "/var/run/varnish-admin/secret", "-f", "/etc/varnish/default.vcl",
+					"-F", "-a", listen, "-f", "/etc/varnish/default.vcl",
 					"-s", fmt.Sprintf("malloc,%dM", res.Cache.StorageMiB),
 					"-s", fmt.Sprintf("Transient=malloc,%dM", res.Cache.TransientMiB),
 					"-p", fmt.Sprintf("default_ttl=%g", ws.Spec.Cache.DefaultTTL.Seconds()),
@@ -127,8 +127,16 @@ func TestVarnishArgs(t *testing.T) {
 			}
 		})
 	}
-	ws := loadSpec(t, "many-rules")
-	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
+	ws := loadSpec(t, "defaults")
+	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VarnishAdmin: VarnishAdminAddress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(args[:7], " "), "-F -a :8080 -T 127.0.0.1:6082 -S "+VarnishSecretPath; got != want {
+		t.Errorf("with the admin CLI: args %q, want them to start with %q", args, want)
+	}
+	ws = loadSpec(t, "many-rules")
+	args, err = VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,8 @@ var testCredentials = Credentials{
 func inputsFor(t testing.TB, ws *v1alpha1.WebStack) Inputs {
 	t.Helper()
 	tr := tuning.For(ws)
-	configs, err := render.Render(ws, tr, dnsDiscovery(ws), render.Options{})
+	// The pods' layout with the agent (as stack.Build renders it with an agent image).
+	configs, err := render.Render(ws, tr, dnsDiscovery(ws), render.Options{VarnishAdmin: render.VarnishAdminAddress})
 	if err != nil {
 		t.Fatalf("render.Render: %v", err)
 	}

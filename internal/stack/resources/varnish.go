@@ -3,6 +3,7 @@ package resources
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,6 +37,9 @@ func cacheObjects(in Inputs) ([]Object, error) {
 	args := in.Configs.VarnishArgs
 	if len(args) == 0 {
 		return nil, missing("cache", fmt.Errorf("the rendered config has no %s: pass render.Render's result for this spec", render.FileVarnishArgs))
+	}
+	if in.AgentImage != "" && !slices.Contains(args, "-T") {
+		return nil, missing("cache", fmt.Errorf("the agent needs varnishd's admin CLI: render with render.Options.VarnishAdmin (stack.Build does with an agent image)"))
 	}
 	// The hash of the arguments as `render --configs` writes them, one per line: they are
 	// startup-only. The agent loads a new VCL into the running varnishd; without it, the
