@@ -128,6 +128,8 @@ func runManager(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
+	// o.agentImage reaches the plans once controllers.Options has an AgentImage that the
+	// reconciler passes on as stack.Options.AgentImage; until then no pod gets an agent.
 	if err := controllers.Setup(mgr, controllers.Options{SkipUnchanged: o.skipUnchanged, ClusterDomain: o.clusterDomain}); err != nil {
 		return fmt.Errorf("setting up the WebStack controller: %w", err)
 	}
