@@ -72,8 +72,6 @@ func runAgent(args []string, stderr io.Writer) error {
 		if *master == "" {
 			return errors.New("--master-socket is required")
 		}
-		// haproxy read this file when it started; the agent reloads on the next change.
-		o.AppliedAtStart = true
 		a = agent.HAProxy{MasterSocket: *master}
 	case "redis":
 		a = agent.Redis{Addr: *addr, Password: os.Getenv("REDIS_PASSWORD")}

@@ -69,9 +69,6 @@ type Options struct {
 	// its ..data symlink; reading the whole file each time sees the old or the new version,
 	// never a mix, and needs no inotify on the kubelet's symlinks.
 	Interval time.Duration
-	// AppliedAtStart, when set, is the hash already running (the daemon read File when it
-	// started): the first poll does not apply it again.
-	AppliedAtStart bool
 	// StatusFile, when set, is rewritten (atomically) after every apply or refusal.
 	StatusFile string
 	// Listen, when set, serves GET /status (the Status as JSON) and GET /healthz.
@@ -85,8 +82,11 @@ func Hash(content []byte) string {
 	return hex.EncodeToString(s[:])[:16]
 }
 
-// Run polls o.File and applies every new version with a until ctx ends. A refused version is
-// not retried until the file changes again.
+// Run polls o.File and applies every new version with a until ctx ends, starting with the
+// one mounted now: the agent cannot know whether the daemon started with it (the file may
+// have changed while the agent was down), and applying the running config again is
+// harmless (a reload, a VCL already active, the same CONFIG SET). A refused version is not
+// retried until the file changes again.
 func Run(ctx context.Context, o Options, a Applier) error {
 	if o.Interval <= 0 {
 		o.Interval = 2 * time.Second
@@ -103,14 +103,6 @@ func Run(ctx context.Context, o Options, a Applier) error {
 		srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
 		defer srv.Close()
-	}
-	if o.AppliedAtStart {
-		content, err := os.ReadFile(o.File)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", o.File, err)
-		}
-		r.applied(Hash(content))
-		o.Log.Info("config running since the daemon started", "component", o.Component, "hash", r.status.Applied)
 	}
 	t := time.NewTicker(o.Interval)
 	defer t.Stop()

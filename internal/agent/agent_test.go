@@ -1,7 +1,16 @@
 package agent
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -64,5 +73,78 @@ func TestParseShowProc(t *testing.T) {
 				t.Errorf("parseShowProc (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// fakeApplier refuses contents that contain "bad" and records what it applied.
+type fakeApplier struct {
+	mu      sync.Mutex
+	applied []string
+}
+
+func (f *fakeApplier) Apply(_ context.Context, content []byte, _ string) error {
+	if strings.Contains(string(content), "bad") {
+		return &RefusedError{Message: "bad config"}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied = append(f.applied, string(content))
+	return nil
+}
+
+// TestRun follows a config through the agent: applied at start, a refusal that keeps the
+// running one and is reported, the way back (which clears the refusal without applying
+// again), and a new version.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	file, status := filepath.Join(dir, "cfg"), filepath.Join(dir, "status.json")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitStatus := func(ok func(Status) bool) Status {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			st, err := ReadStatus(status)
+			if err == nil && ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status %+v (%v)", st, err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	write("one")
+	f := &fakeApplier{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, Options{Component: "fake", File: file, Interval: 10 * time.Millisecond, StatusFile: status,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, f)
+	}()
+	one := Hash([]byte("one"))
+	waitStatus(func(s Status) bool { return s.Applied == one })
+
+	write("bad two")
+	st := waitStatus(func(s Status) bool { return s.Refused != "" })
+	if st.Applied != one || st.Message != "bad config" || st.Refusals != 1 {
+		t.Errorf("after a refusal: %+v", st)
+	}
+	write("one")
+	st = waitStatus(func(s Status) bool { return s.Refused == "" })
+	if st.Applied != one || st.Applies != 1 {
+		t.Errorf("back to the running config: %+v, want it applied once", st)
+	}
+	write("three")
+	waitStatus(func(s Status) bool { return s.Applied == Hash([]byte("three")) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"one", "three"}; !slices.Equal(f.applied, want) {
+		t.Errorf("applied %q, want %q", f.applied, want)
 	}
 }
