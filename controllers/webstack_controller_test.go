@@ -157,6 +157,9 @@ var _ = Describe("a new WebStack", Ordered, func() {
 			{&autoscalingv2.HorizontalPodAutoscaler{}, resources.AppName(ws)},
 			{&policyv1.PodDisruptionBudget{}, resources.AppName(ws)},
 			{&policyv1.PodDisruptionBudget{}, resources.LoadBalancerName(ws)},
+			{&appsv1.Deployment{}, resources.PoolerName(ws)},
+			{&corev1.Service{}, resources.PoolerName(ws)},
+			{&policyv1.PodDisruptionBudget{}, resources.PoolerName(ws)},
 		}
 		for _, o := range owned {
 			obj := exists(o.obj, ns, o.name)
@@ -182,11 +185,17 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		Expect(conn).To(HaveKey("REDIS_URL"))
 		Expect(conn).To(HaveKey("CELERY_BROKER_URL"))
 		Expect(conn).To(HaveKey("CACHE_URL"))
+		// Transaction pooling is the default: the app goes through PgBouncer, the migration
+		// Job straight to PostgreSQL.
+		Expect(conn["DATABASE_URL"]).To(ContainSubstring("@" + resources.PoolerName(ws) + "."))
+		Expect(conn).To(HaveKeyWithValue("DATABASE_DIRECT_URL", ContainSubstring("@"+resources.DatabaseName(ws)+".")))
+		Eventually(func() *v1alpha1.TuningStatus { return getWS(ns, ws.Name).Status.Tuning }).ShouldNot(BeNil())
+		Expect(getWS(ns, ws.Name).Status.Tuning.Pooler).NotTo(BeNil(), "status.tuning shows the pool sizes")
 	})
 
 	It("runs every pod under the restricted Pod Security profile", func() {
 		templates := podTemplates(ns, ws)
-		Expect(templates).To(HaveLen(8))
+		Expect(templates).To(HaveLen(9), "app, tasks, beat, cache, load balancer, Redis, pooler, database, broker")
 		for name, t := range templates {
 			Expect(admitPod(ns, name, t)).To(Succeed(), "the API server refused a pod of %s under the restricted profile", name)
 			Expect(ptr.Deref(t.Spec.AutomountServiceAccountToken, true)).To(BeFalse(), name)
@@ -870,6 +879,22 @@ var _ = Describe("a spec the API server admits but a daemon would refuse", func(
 			Expect(k8sClient.Get(ctx, key(ns, resources.CacheConfigName(ws)), &now)).To(Succeed())
 			return now.Data
 		}, 2*time.Second).Should(Equal(before), "the running Varnish' VCL was rewritten")
+		Expect(k8sClient.Delete(ctx, getWS(ns, ws.Name))).To(Succeed())
+	})
+})
+
+var _ = Describe("turning connection pooling off", func() {
+	It("prunes the pooler and points the app straight at PostgreSQL", func() {
+		ws := create("unpooled")
+		ns := ws.Namespace
+		exists(&appsv1.Deployment{}, ns, resources.PoolerName(ws))
+		exists(&corev1.Secret{}, ns, resources.PoolerAuthName(ws))
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) { live.Spec.Database.Pooling.Mode = v1alpha1.PoolingNone })
+		gone(&appsv1.Deployment{}, ns, resources.PoolerName(ws))
+		gone(&corev1.Service{}, ns, resources.PoolerName(ws))
+		gone(&corev1.Secret{}, ns, resources.PoolerAuthName(ws))
+		Eventually(func() string { return string(secretData(ns, resources.ConnectionSecretName(ws))["DATABASE_URL"]) }).
+			Should(ContainSubstring("@" + resources.DatabaseName(ws) + "."))
 		Expect(k8sClient.Delete(ctx, getWS(ns, ws.Name))).To(Succeed())
 	})
 })

@@ -801,8 +801,9 @@ type DatabaseSpec struct {
 	Storage DatabaseStorageSpec `json:"storage,omitempty"`
 
 	// maxConnections is PostgreSQL's max_connections, 0 to 100000. Absent or 0 means derived
-	// from every app and task process (see status.tuning.database.maxConnections); a value
-	// below that budget is kept but reported as Degraded.
+	// (see status.tuning.database.maxConnections): with pooling, from the pooler's server
+	// pools; with pooling.mode None, from every app and task process. A value below that
+	// budget is kept but reported as Degraded.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100000
 	// +optional
@@ -848,6 +849,12 @@ type DatabaseSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
+
+	// pooling is PgBouncer between the app and PostgreSQL: mode Transaction (the default),
+	// Session or None. See PoolingSpec.
+	// +kubebuilder:default={}
+	// +optional
+	Pooling PoolingSpec `json:"pooling,omitempty"`
 }
 
 // WebStackStatus is what the operator observed and derived.
@@ -931,6 +938,9 @@ type TuningStatus struct {
 	// database is the derived PostgreSQL sizing; absent when the database is disabled.
 	// +optional
 	Database *DatabaseTuning `json:"database,omitempty"`
+	// pooler is the derived PgBouncer sizing; absent without a pooler.
+	// +optional
+	Pooler *PoolerTuning `json:"pooler,omitempty"`
 	// redis is the derived cache Redis sizing; absent when redis is disabled.
 	// +optional
 	Redis *RedisTuning `json:"redis,omitempty"`

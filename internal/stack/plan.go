@@ -144,7 +144,7 @@ type BuildError struct {
 func (e *BuildError) Error() string { return e.Err.Error() }
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// discovery is how HAProxy and Varnish find their servers: o.Static, else the cluster's
+// discovery is how HAProxy, Varnish and PgBouncer find their servers: o.Static, else the cluster's
 // DNS. HAProxy's resolvers and Varnish's backend lookup do not apply the pod's DNS search
 // path, so the names are fully qualified with the cluster's domain.
 func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
@@ -160,6 +160,7 @@ func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
 		AppHost:         fqdn(resources.AppHeadlessName(ws)),
 		CacheHost:       fqdn(resources.CacheHeadlessName(ws)),
 		AppListenerHost: fqdn(resources.LoadBalancerAppName(ws)),
+		DatabaseHost:    fqdn(resources.DatabaseName(ws)),
 	}}
 }
 
@@ -192,9 +193,13 @@ func components(ws *v1alpha1.WebStack) []Component {
 			tasks = append(tasks, deployment(resources.BeatName(ws), resources.ComponentBeat))
 		}
 	}
+	// The pooler is part of the database as the app sees it: DatabaseReady covers both.
+	database := []Workload{statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)}
+	if s.Database.IsPooled() {
+		database = append(database, deployment(resources.PoolerName(ws), resources.ComponentPooler))
+	}
 	return []Component{
-		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(),
-			statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)),
+		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(), database...),
 		component(v1alpha1.ConditionRedisReady, "redis.enabled: false", s.Redis.IsEnabled(), redis),
 		component(v1alpha1.ConditionAppReady, "", true, deployment(resources.AppName(ws), resources.ComponentApp)),
 		component(v1alpha1.ConditionTasksReady, "spec.tasks being absent", s.Tasks != nil, tasks...),

@@ -36,11 +36,13 @@ func TestDiscovery(t *testing.T) {
 			AppHost:         "shop-app-headless.shop-ns.svc.cluster.local",
 			CacheHost:       "shop-cache-headless.shop-ns.svc.cluster.local",
 			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.cluster.local",
+			DatabaseHost:    "shop-database.shop-ns.svc.cluster.local",
 		},
 		"corp.example": {
 			AppHost:         "shop-app-headless.shop-ns.svc.corp.example",
 			CacheHost:       "shop-cache-headless.shop-ns.svc.corp.example",
 			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.corp.example",
+			DatabaseHost:    "shop-database.shop-ns.svc.corp.example",
 		},
 	} {
 		d := discovery(defaulted(t), Options{ClusterDomain: domain})
@@ -76,10 +78,11 @@ func TestBuild(t *testing.T) {
 		components map[string][]string // condition -> workloads (Kind/name); nil = disabled
 	}{
 		"defaults": {
-			want:   []string{"Deployment/shop-app", "Deployment/shop-cache", "Deployment/shop-loadbalancer", "StatefulSet/shop-database", "Deployment/shop-redis", "Secret/shop-connection"},
+			want: []string{"Deployment/shop-app", "Deployment/shop-cache", "Deployment/shop-loadbalancer", "StatefulSet/shop-database",
+				"Deployment/shop-pooler", "Secret/shop-pooler-auth", "Deployment/shop-redis", "Secret/shop-connection"},
 			absent: []string{"Deployment/shop-tasks", "Job/" + "shop-migrate"},
 			components: map[string][]string{
-				v1alpha1.ConditionDatabaseReady:     {"StatefulSet/shop-database"},
+				v1alpha1.ConditionDatabaseReady:     {"StatefulSet/shop-database", "Deployment/shop-pooler"},
 				v1alpha1.ConditionRedisReady:        {"Deployment/shop-redis"},
 				v1alpha1.ConditionAppReady:          {"Deployment/shop-app"},
 				v1alpha1.ConditionTasksReady:        nil,
@@ -96,6 +99,14 @@ func TestBuild(t *testing.T) {
 			components: map[string][]string{
 				v1alpha1.ConditionAppReady:   {"Deployment/shop-app"},
 				v1alpha1.ConditionTasksReady: {"Deployment/shop-tasks", "StatefulSet/shop-broker", "Deployment/shop-beat"},
+			},
+		},
+		"pooling None: no pooler": {
+			opts:   []testutil.Option{testutil.WithPooling(v1alpha1.PoolingNone)},
+			want:   []string{"StatefulSet/shop-database"},
+			absent: []string{"Deployment/shop-pooler", "Secret/shop-pooler-auth", "Service/shop-pooler"},
+			components: map[string][]string{
+				v1alpha1.ConditionDatabaseReady: {"StatefulSet/shop-database"},
 			},
 		},
 		"everything off but the app and HAProxy": {

@@ -39,7 +39,7 @@ func testDayTwo(ctx context.Context, t *testing.T, s *Stack) {
 	}
 	paths = append(paths, "/stock/")
 	wrk := startWrk(t, s)
-	load := StartLoad("http://"+s.Frontend, paths, 4)
+	load := StartTraffic("http://"+s.Frontend, paths, 4)
 	stopped := false
 	stop := func() (Counts, wrkResult) {
 		stopped = true

@@ -122,6 +122,12 @@ app: {image: shop:1, replicas: 0}
 cache: {enabled: false}
 redis: {enabled: false}
 database: {enabled: false}`,
+	"direct": `
+app: {image: shop:1}
+database: {pooling: {mode: None}}`,
+	"session": `
+app: {image: shop:1, threads: 4}
+database: {pooling: {mode: Session, replicas: 1}}`,
 	"full": "", // config/samples/webstack_v1alpha1_full.yaml
 }
 
@@ -168,6 +174,7 @@ func dnsDiscovery() Discovery {
 		AppHost:         "shop-app-headless.web.svc.cluster.local",
 		CacheHost:       "shop-cache-headless.web.svc.cluster.local",
 		AppListenerHost: "shop-loadbalancer-app.web.svc.cluster.local",
+		DatabaseHost:    "shop-database.web.svc.cluster.local",
 	}}
 }
 
@@ -248,11 +255,12 @@ func TestGolden(t *testing.T) {
 // output is the same on every call (parameters come from a map).
 func TestFilesFollowTheEnabledComponents(t *testing.T) {
 	tests := map[string][]string{
-		"defaults":       {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
-		"cache-disabled": {FileHAProxy, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
-		"tasks-broker":   {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL},
+		"defaults":       {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"cache-disabled": {FileHAProxy, FileRedis, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"tasks-broker":   {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
 		"backends-only":  {FileHAProxy},
-		"full":           {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL},
+		"full":           {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"direct":         {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -111,7 +111,8 @@ func AppImageOf(d *appsv1.Deployment) string {
 }
 
 // AppEnv is the app container's environment: WEB_CONCURRENCY and GUNICORN_CMD_ARGS from
-// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, VARNISH_URL with the cache, then
+// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, DATABASE_DISABLE_SERVER_SIDE_CURSORS
+// in transaction pooling, VARNISH_URL with the cache, then
 // app.env. A variable of app.env replaces the operator's variable of the same name instead of
 // repeating the name.
 func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
@@ -120,6 +121,7 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 		{Name: EnvGunicornArgs, Value: GunicornArgs(ws, t)},
 	}
 	env = append(env, redisEnv(t)...)
+	env = append(env, poolingEnv(ws)...)
 	if ws.Spec.Cache.IsEnabled() {
 		// The short name: the app resolves it with its pod's DNS search path.
 		env = append(env, corev1.EnvVar{Name: EnvVarnishURL, Value: "http://" + CacheHeadlessName(ws) + ":" + strconv.Itoa(render.VarnishPort)})
@@ -127,10 +129,10 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 	return mergeEnv(env, ws.Spec.App.Env)
 }
 
-// WorkerEnv is the environment of task, beat and migration containers: AppEnv without the
-// gunicorn variables, which mean nothing to them.
+// WorkerEnv is the environment of task and beat containers: AppEnv without the gunicorn
+// variables, which mean nothing to them.
 func WorkerEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
-	return mergeEnv(redisEnv(t), ws.Spec.App.Env)
+	return mergeEnv(append(redisEnv(t), poolingEnv(ws)...), ws.Spec.App.Env)
 }
 
 // GunicornArgs are `--workers N --threads T --bind 0.0.0.0:<port> --timeout S

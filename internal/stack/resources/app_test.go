@@ -86,11 +86,11 @@ func TestUserEnvWins(t *testing.T) {
 	}{
 		"app: ours first, then the user's; the user's WEB_CONCURRENCY replaces ours": {
 			workload: "Deployment/shop-app",
-			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "VARNISH_URL=http://shop-cache-headless:8080", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
+			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "DATABASE_DISABLE_SERVER_SIDE_CURSORS=true", "VARNISH_URL=http://shop-cache-headless:8080", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
 		},
 		"task workers: no gunicorn variables": {
 			workload: "Deployment/shop-tasks",
-			want:     []string{"DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
+			want:     []string{"DATABASE_DISABLE_SERVER_SIDE_CURSORS=true", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
 		},
 	}
 	for name, tc := range cases {

@@ -121,6 +121,13 @@ func Desired(in Inputs) ([]Object, error) {
 		}
 		add(db...)
 	}
+	if ws.Spec.Database.IsPooled() {
+		pooler, err := poolerObjects(in)
+		if err != nil {
+			return nil, err
+		}
+		add(pooler...)
+	}
 	if in.WithoutApp {
 		objs = withoutAppWorkloads(objs)
 	}

@@ -168,6 +168,9 @@ func withoutCache() option {
 func withoutRedis() option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Redis.Enabled = ptr(false) }
 }
+func withPooling(m v1alpha1.PoolingMode) option {
+	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Pooling.Mode = m }
+}
 func withoutDatabase() option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Enabled = ptr(false) }
 }
@@ -275,5 +278,6 @@ func dnsDiscovery(ws *v1alpha1.WebStack) render.Discovery {
 		AppHost:         fqdn(AppHeadlessName(ws)),
 		CacheHost:       fqdn(CacheHeadlessName(ws)),
 		AppListenerHost: fqdn(LoadBalancerAppName(ws)),
+		DatabaseHost:    fqdn(DatabaseName(ws)),
 	}}
 }

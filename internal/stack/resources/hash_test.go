@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
@@ -92,15 +93,29 @@ func TestConfigChangesRollOnlyTheirPods(t *testing.T) {
 			change: []option{func(ws *v1alpha1.WebStack) { ws.Spec.Database.Extensions = []string{"pg_trgm"} }},
 			want:   []string{"StatefulSet/shop-database"},
 		},
-		// More workers: the app's env and the database's max_connections follow; HAProxy's
-		// per-server maxconn is a reload.
+		// More workers: the app's env follows; HAProxy's per-server maxconn is a reload;
+		// with the pooler, PostgreSQL's max_connections does not (nor max_client_conn, still
+		// at its floor of 100).
 		"app workers": {
 			change: []option{withWorkers(8)},
-			want:   []string{"Deployment/shop-app", "StatefulSet/shop-database"},
+			want:   []string{"Deployment/shop-app"},
 		},
-		// Scaling the app: HAProxy's slots have headroom; max_connections (a postmaster
-		// parameter) still follows the pod count until the pooler lands.
-		"app replicas 2 to 6": {change: []option{withReplicas(6)}, want: []string{"StatefulSet/shop-database"}},
+		// Without the pooler, the database's max_connections follows too.
+		"app workers without the pooler": {
+			change: []option{withPooling(v1alpha1.PoolingNone), withWorkers(8)},
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat",
+				"Deployment/shop-pooler", "Deployment/shop-tasks", "StatefulSet/shop-database"},
+		},
+		// The database's CPU sizes the server pool: the pooler and max_connections follow.
+		"database cpu": {
+			change: []option{func(ws *v1alpha1.WebStack) {
+				ws.Spec.Database.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
+			}},
+			want: []string{"Deployment/shop-pooler", "StatefulSet/shop-database"},
+		},
+		// Scaling the app: HAProxy's slots have headroom, and with the pooler max_connections
+		// (a postmaster parameter) follows the database's CPU, not the app: nothing rolls.
+		"app replicas 2 to 6": {change: []option{withReplicas(6)}},
 		"a new app image after its migration": {
 			appImage: "registry.example.com/shop:1.5",
 			want:     []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-tasks"},
@@ -198,6 +213,7 @@ func TestPodTemplateAnnotations(t *testing.T) {
 		"Deployment/shop-app":          {v1alpha1.ConnectionHashAnnotation},
 		"Deployment/shop-tasks":        {v1alpha1.ConnectionHashAnnotation},
 		"Deployment/shop-beat":         {v1alpha1.ConnectionHashAnnotation},
+		"Deployment/shop-pooler":       {v1alpha1.ConfigHashAnnotation, v1alpha1.CredentialsHashAnnotation},
 	}
 	templates := podTemplates(objs)
 	for k, annotations := range cases {

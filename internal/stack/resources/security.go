@@ -29,6 +29,11 @@ const (
 	// varnishd started by a non-root user uses no jail, and its only writable paths (the
 	// working directory and /tmp for the VCL compiler) are emptyDirs.
 	VarnishUID int64 = 1000
+	// PoolerUID and PoolerGID are the pgbouncer user and group of CloudNativePG's pgbouncer
+	// image (cloudnative-pg/pgbouncer-containers: `groupadd -r --gid 996 pgbouncer; useradd -r
+	// --uid 998 --gid 996 pgbouncer` and `USER pgbouncer`).
+	PoolerUID int64 = 998
+	PoolerGID int64 = 996
 	// AppUID runs the app, task, beat and migration containers. The app image is the user's
 	// and its user is unknown (often root, or a name such as "app" that the kubelet cannot
 	// check): 1000 is the usual first user of an image, and the image's files only need to

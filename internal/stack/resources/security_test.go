@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -228,7 +229,9 @@ func TestSecurityContextsUseTheImagesUsers(t *testing.T) {
 		"Deployment/shop-redis": RedisUID, "StatefulSet/shop-broker": RedisUID,
 		"StatefulSet/shop-database": PostgresUID, "Deployment/shop-app": AppUID,
 		"Deployment/shop-tasks": AppUID, "Deployment/shop-beat": AppUID,
+		"Deployment/shop-pooler": PoolerUID,
 	}
+	fsGroups := map[string]int64{"Deployment/shop-pooler": PoolerGID}
 	templates := podTemplates(objs)
 	if len(templates) != len(want) {
 		t.Fatalf("%d workloads, want %d", len(templates), len(want))
@@ -238,8 +241,8 @@ func TestSecurityContextsUseTheImagesUsers(t *testing.T) {
 		if got := *p.Spec.SecurityContext.RunAsUser; got != uid {
 			t.Errorf("%s pod runs as %d, want %d", k, got, uid)
 		}
-		if got := *p.Spec.SecurityContext.FSGroup; got != uid {
-			t.Errorf("%s fsGroup %d, want %d", k, got, uid)
+		if got, want := *p.Spec.SecurityContext.FSGroup, cmp.Or(fsGroups[k], uid); got != want {
+			t.Errorf("%s fsGroup %d, want %d", k, got, want)
 		}
 		if got := *container(t, p).SecurityContext.RunAsUser; got != uid {
 			t.Errorf("%s container runs as %d, want %d", k, got, uid)

@@ -306,23 +306,31 @@ func TestFor(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			ws := webStack(t, c.opts...)
+			// These cases are about the numbers without a pooler (pooler_test.go has those
+			// with one); a case may still turn it on.
+			ws := webStack(t, append([]option{withPooling(v1alpha1.PoolingNone)}, c.opts...)...)
 			got := For(ws)
 			if n := numbersOf(got); n != c.want {
 				t.Errorf("numbers:\n got %+v\nwant %+v", n, c.want)
 			}
-			lines := map[string]string{}
-			for _, l := range got.Lines {
-				lines[l.Path] = l.Explanation
-			}
-			for path, want := range c.explain {
-				if lines[path] != want {
-					t.Errorf("%s explanation:\n got %q\nwant %q", path, lines[path], want)
-				}
-			}
+			checkExplanations(t, got, c.explain)
 			checkLinesMatchStatus(t, got)
 			golden(t, filepath.Join("testdata", "for", fileName(name)+".json"), got)
 		})
+	}
+}
+
+// checkExplanations checks the explanations of r's lines against want, by path.
+func checkExplanations(t *testing.T, r Result, want map[string]string) {
+	t.Helper()
+	lines := map[string]string{}
+	for _, l := range r.Lines {
+		lines[l.Path] = l.Explanation
+	}
+	for path, w := range want {
+		if lines[path] != w {
+			t.Errorf("%s explanation:\n got %q\nwant %q", path, lines[path], w)
+		}
 	}
 }
 

@@ -44,6 +44,7 @@ type config struct {
 	root, out string
 	runs      int
 	duration  time.Duration
+	pooling   string
 }
 
 func main() {
@@ -52,9 +53,13 @@ func main() {
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "the report: its section \"stack\" is replaced, the rest kept")
 	flag.IntVar(&c.runs, "runs", 5, "runs of each measurement (the report shows medians)")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of one wrk run")
+	flag.StringVar(&c.pooling, "pooling", "also", "the PgBouncer comparison (section \"pooling\"): also, only or skip")
 	flag.Parse()
 	if c.runs < 1 || c.runs > 20 || c.duration <= 0 || c.duration > time.Minute {
 		fatal(errors.New("-runs must be 1 to 20 and -duration at most 1m"))
+	}
+	if !slices.Contains([]string{"also", "only", "skip"}, c.pooling) {
+		fatal(errors.New("-pooling must be also, only or skip"))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,9 +85,23 @@ type scenario struct {
 	results   []wrkResult
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c config) (err error) {
 	if _, err := os.Stat(wrkPath); err != nil {
 		return fmt.Errorf("%s: %w (hack/install-deps.sh installs wrk)", wrkPath, err)
+	}
+	if c.pooling != "skip" {
+		defer func() {
+			if err != nil {
+				return
+			}
+			var section string
+			if section, err = runPooling(ctx, c); err == nil {
+				err = report.WriteSection(c.out, "pooling", section)
+			}
+		}()
+		if c.pooling == "only" {
+			return nil
+		}
 	}
 	began := time.Now()
 	machine := report.DescribeMachine()
