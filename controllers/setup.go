@@ -12,6 +12,8 @@ type Options struct {
 	SkipUnchanged bool
 	// ClusterDomain is the cluster's DNS domain; empty means cluster.local.
 	ClusterDomain string
+	// AgentImage is the in-pod agent's image (stack.Options.AgentImage); empty runs no agent.
+	AgentImage string
 }
 
 // Setup registers the WebStack reconciler with the manager.
@@ -26,6 +28,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Recorder:      mgr.GetEventRecorder("webstack-operator"),
 		SkipUnchanged: o.SkipUnchanged,
 		ClusterDomain: o.ClusterDomain,
+		AgentImage:    o.AgentImage,
 	}
 	return r.SetupWithManager(mgr)
 }

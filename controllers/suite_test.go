@@ -119,6 +119,10 @@ func (m *runningManager) stop() {
 	<-m.done
 }
 
+// testAgentImage is the in-pod agent's image, as the chart passes it by default: the pods
+// under test are the ones users get.
+const testAgentImage = "ghcr.io/webstack-dev/webstack-operator:test"
+
 // startManager runs the operator's manager, as main does, with a write-counting transport.
 func startManager() *runningManager {
 	c := rest.CopyConfig(cfg)
@@ -132,7 +136,7 @@ func startManager() *runningManager {
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(m, controllers.Options{SkipUnchanged: true})).To(Succeed())
+	Expect(controllers.Setup(m, controllers.Options{SkipUnchanged: true, AgentImage: testAgentImage})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -43,6 +43,9 @@ type WebStackReconciler struct {
 	Recorder  events.EventRecorder
 	// ClusterDomain is the cluster's DNS domain, for the names HAProxy and Varnish resolve.
 	ClusterDomain string
+	// AgentImage is the image of the in-pod agent that applies config changes without a
+	// restart (stack.Options.AgentImage); empty: every config change rolls its pods.
+	AgentImage string
 	// SkipUnchanged skips applies whose object already matches (on by default; the
 	// benchmark turns it off for its baseline).
 	SkipUnchanged bool
@@ -228,6 +231,7 @@ func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
 func (r *WebStackReconciler) planOptions(s *scope) stack.Options {
 	return stack.Options{
 		ClusterDomain: r.ClusterDomain,
+		AgentImage:    r.AgentImage,
 		Credentials:   s.credentials,
 		AppImage:      s.gate.appImage,
 		WithoutApp:    s.gate.withoutApp,

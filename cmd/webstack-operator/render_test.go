@@ -75,7 +75,7 @@ func TestRenderWritesTheConfigsWithDNSNames(t *testing.T) {
 	}
 	// The sample has no namespace: "default".
 	for file, want := range map[string]string{
-		"haproxy.cfg":   "server-template app 1-10 shop-full-app-headless.default.svc.cluster.local:8000 ",
+		"haproxy.cfg":   "server-template app 1-16 shop-full-app-headless.default.svc.cluster.local:8000 ",
 		"default.vcl":   `.host = "shop-full-loadbalancer-app.default.svc.cluster.local";`,
 		"varnishd.args": "-f\n/etc/varnish/default.vcl\n",
 	} {

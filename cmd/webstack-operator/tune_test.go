@@ -54,7 +54,7 @@ func TestTuneYAML(t *testing.T) {
   loadBalancer:
     maxConnections: 4096
     serverMaxConnections: 2
-    serverSlots: 10
+    serverSlots: 16
     threads: 1
   pooler:
     maxClientConnections: 100
@@ -93,7 +93,7 @@ func TestTuneJSON(t *testing.T) {
 		App:          v1alpha1.AppTuning{WorkersPerPod: 5, ThreadsPerWorker: 2, MaxPods: 4, TerminationGracePeriodSeconds: 45},
 		Database:     &v1alpha1.DatabaseTuning{MaxConnections: 40, SharedBuffers: "512Mi", EffectiveCacheSize: "1536Mi", WorkMem: "12Mi", MaintenanceWorkMem: "128Mi"},
 		Redis:        &v1alpha1.RedisTuning{MaxMemory: "192Mi", MaxMemoryPolicy: "allkeys-lru"},
-		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 5, ServerSlots: 4},
+		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 5, ServerSlots: 8},
 		Warnings: []string{"database.maxConnections 40 is below the connection budget 50 (app 4 pods x 5 workers x 2 threads + 10 reserved): " +
 			"some app or task processes may fail to connect; raise it to at least 50, or remove it to derive it"},
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	// WithoutApp leaves the app, task and beat workloads out of the plan: a new stack whose
 	// first migration has not succeeded yet has none (its database schema does not exist).
 	WithoutApp bool
+	// AgentImage is the image of the in-pod agent that applies config changes in place
+	// beside Varnish, HAProxy and the cache Redis: the operator's own (the manager's
+	// --agent-image). Empty means no agent: every config change rolls the pods.
+	AgentImage string
 }
 
 // Plan is everything one WebStack needs, derived without I/O: the numbers, the configs,
@@ -90,7 +94,12 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 	p := &Plan{Tuning: tuning.For(ws), Credentials: resources.CredentialSecrets(ws), Components: components(ws)}
 
 	d := discovery(ws, o)
-	configs, err := render.Render(ws, p.Tuning, d, o.Render)
+	r := o.Render
+	if o.AgentImage != "" && r.VarnishAdmin == "" {
+		// The agent loads new VCL through varnishd's admin CLI.
+		r.VarnishAdmin, r.VarnishSecret = render.VarnishAdminAddress, render.VarnishSecretPath
+	}
+	configs, err := render.Render(ws, p.Tuning, d, r)
 	if err != nil {
 		return p, &BuildError{Step: StepRender, Err: fmt.Errorf("rendering configs: %w", err)}
 	}
@@ -103,6 +112,7 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 		Credentials: o.Credentials,
 		AppImage:    o.AppImage,
 		WithoutApp:  o.WithoutApp,
+		AgentImage:  o.AgentImage,
 		HealthHost:  d.HealthHost(),
 	}
 	if in.AppImage == "" {

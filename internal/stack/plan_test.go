@@ -3,11 +3,13 @@ package stack
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
@@ -257,5 +259,53 @@ func TestBuildIsDeterministic(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Error("two builds of the same input differ")
+	}
+}
+
+// TestBuildWithTheAgent: an agent image gives varnishd its admin CLI and every in-place
+// component its agent; without one, neither (every change rolls, as before the agent).
+func TestBuildWithTheAgent(t *testing.T) {
+	ws := defaulted(t)
+	cases := map[string]struct {
+		image     string
+		adminCLI  bool
+		agentPods int
+	}{
+		"with an agent image": {image: "ghcr.io/webstack-dev/webstack-operator:1.0", adminCLI: true, agentPods: 4},
+		"without":             {},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p, err := Build(ws, Options{Credentials: testCredentials, AgentImage: tc.image})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(p.Configs.VarnishArgs, "-T"); got != tc.adminCLI {
+				t.Errorf("varnishd args %q: admin CLI %t, want %t", p.Configs.VarnishArgs, got, tc.adminCLI)
+			}
+			agents := 0
+			for _, o := range p.Objects {
+				var spec *corev1.PodSpec
+				switch w := o.(type) {
+				case *appsv1.Deployment:
+					spec = &w.Spec.Template.Spec
+				case *appsv1.StatefulSet:
+					spec = &w.Spec.Template.Spec
+				default:
+					continue
+				}
+				for _, c := range spec.Containers {
+					if c.Name == resources.AgentContainerName {
+						agents++
+						if c.Image != tc.image {
+							t.Errorf("%s: agent image %q, want %q", o.GetName(), c.Image, tc.image)
+						}
+					}
+				}
+			}
+			if agents != tc.agentPods {
+				t.Errorf("%d workloads with an agent, want %d (Varnish, HAProxy, the cache Redis, PostgreSQL)", agents, tc.agentPods)
+			}
+		})
 	}
 }

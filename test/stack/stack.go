@@ -98,8 +98,15 @@ type Stack struct {
 	Dir string
 
 	// Frontend is HAProxy's public frontend; Stats its stats endpoint; Varnish varnishd's
-	// listener; AppListener HAProxy's listener for Varnish's misses. All host:port.
-	Frontend, Stats, Varnish, AppListener string
+	// listener; AppListener HAProxy's listener for Varnish's misses; VarnishAdmin
+	// varnishd's admin CLI. All host:port.
+	Frontend, Stats, Varnish, AppListener, VarnishAdmin string
+	// VarnishSecret is varnishd's -S file; HAProxyMaster haproxy's master CLI socket.
+	VarnishSecret, HAProxyMaster string
+	// Varnishd and HAProxy are the daemons; Agents the in-pod agents beside Varnish,
+	// HAProxy and the cache Redis, keyed by daemon ("varnish", "haproxy", "redis").
+	Varnishd, HAProxy *Process
+	Agents            map[string]*Agent
 	// Apps are the gunicorn instances, named app-1, app-2, ...
 	Apps []*Process
 	// Worker is the Celery worker.
@@ -123,6 +130,7 @@ type Stack struct {
 	appEnv   []string
 	workEnv  []string
 	procs    []*Process
+	agentBin string
 	keepDir  bool
 	logf     func(string, ...any)
 	started  time.Time
@@ -181,17 +189,18 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 
 	replicas := int(ws.Spec.App.AppReplicas())
-	ports, err := freePorts(8 + replicas)
+	ports, err := freePorts(9 + replicas)
 	if err != nil {
 		return s, err
 	}
 	s.Frontend, s.Stats, s.Varnish, s.AppListener = loopback(ports[0]), loopback(ports[1]), loopback(ports[2]), loopback(ports[3])
 	redisPort, brokerPort := ports[4], ports[5]
 	s.pgPort = ports[6]
-	s.PoolerAddr = loopback(ports[7+replicas])
+	s.VarnishAdmin = loopback(ports[7])
+	s.PoolerAddr = loopback(ports[8+replicas])
 	var appAddrs []string
 	for i := range replicas {
-		appAddrs = append(appAddrs, loopback(ports[7+i]))
+		appAddrs = append(appAddrs, loopback(ports[8+i]))
 	}
 
 	creds := resources.Credentials{DatabaseSuperuser: password(), DatabaseApp: password(), Redis: password(), Broker: password()}
@@ -300,10 +309,17 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.mark("varnish and haproxy")
+	if err := s.buildAgent(ctx, o.Root); err != nil {
+		return s, err
+	}
 	if err := s.startVarnish(ctx); err != nil {
 		return s, err
 	}
 	if err := s.startHAProxy(ctx); err != nil {
+		return s, err
+	}
+	s.mark("agents")
+	if err := s.startAgents(ctx); err != nil {
 		return s, err
 	}
 	for _, p := range s.Apps {
@@ -351,8 +367,12 @@ func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
 		Database:     loopback(s.pgPort),
 		Pooler:       s.PoolerAddr,
 	}
+	s.VarnishSecret = filepath.Join(s.Dir, "varnish-secret")
+	s.HAProxyMaster = filepath.Join(s.Dir, "haproxy-master.sock")
 	s.renderOptions = render.Options{
 		VCLPath:        filepath.Join(s.Dir, render.FileVCL),
+		VarnishAdmin:   s.VarnishAdmin,
+		VarnishSecret:  s.VarnishSecret,
 		RedisDir:       filepath.Join(s.Dir, "redis"),
 		BrokerDir:      filepath.Join(s.Dir, "broker"),
 		PoolerAuthFile: filepath.Join(s.Dir, poolerDir, render.FilePoolerAuth),
@@ -362,10 +382,8 @@ func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
 		return fmt.Errorf("building the plan: %w", err)
 	}
 	s.Plan, s.Tuning = plan, plan.Tuning
-	for name, content := range plan.Configs.Files() {
-		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
+	if err := s.writeConfigs(); err != nil {
+		return err
 	}
 	for _, d := range []string{"redis", "broker"} {
 		if err := os.Mkdir(filepath.Join(s.Dir, d), 0o755); err != nil {
@@ -590,8 +608,12 @@ func (s *Stack) startWorker() (*Process, error) {
 	return p, nil
 }
 
-// startVarnish runs varnishd with the rendered arguments and VCL.
+// startVarnish writes the admin CLI's secret as the pod's init container does (agent
+// secret) and runs varnishd with the rendered arguments and VCL.
 func (s *Stack) startVarnish(ctx context.Context) error {
+	if _, _, err := runCommand(ctx, time.Minute, exec.Command(s.agentBin, "agent", "secret", s.VarnishSecret)); err != nil {
+		return err
+	}
 	args := append(slices.Clone(s.Plan.Configs.VarnishArgs), "-n", filepath.Join(s.Dir, "varnish"))
 	p, err := startProcess(s.logDir, "varnishd", syscall.SIGTERM, exec.Command(Varnishd, args...))
 	if err != nil {
@@ -599,19 +621,23 @@ func (s *Stack) startVarnish(ctx context.Context) error {
 	}
 	p.Addr = s.Varnish
 	s.procs = append(s.procs, p)
+	s.Varnishd = p
 	return waitFor(ctx, p, 60*time.Second, "varnishd", func() error {
 		return httpOK("http://" + s.Varnish + render.VarnishHealthPath)
 	})
 }
 
-// startHAProxy runs haproxy in the foreground with the rendered haproxy.cfg.
+// startHAProxy runs haproxy as its pod does: master-worker in the foreground with the
+// master CLI socket for the agent, and the rendered haproxy.cfg.
 func (s *Stack) startHAProxy(ctx context.Context) error {
-	p, err := startProcess(s.logDir, "haproxy", syscall.SIGTERM, exec.Command(HAProxy, "-db", "-f", filepath.Join(s.Dir, render.FileHAProxy)))
+	p, err := startProcess(s.logDir, "haproxy", syscall.SIGTERM, exec.Command(HAProxy, "-W", "-db", "-S", s.HAProxyMaster,
+		"-f", filepath.Join(s.Dir, render.FileHAProxy)))
 	if err != nil {
 		return err
 	}
 	p.Addr = s.Frontend
 	s.procs = append(s.procs, p)
+	s.HAProxy = p
 	return waitFor(ctx, p, 20*time.Second, "haproxy", func() error {
 		return httpOK("http://" + s.Stats + render.HAProxyHealthPath)
 	})

@@ -72,6 +72,13 @@ func (c Configs) Files() map[string]string {
 type Options struct {
 	// VCLPath is where varnishd reads default.vcl (its -f argument). Default VarnishVCLPath.
 	VCLPath string
+	// VarnishAdmin is varnishd's admin CLI address (-T), for the agent that loads new VCL
+	// through it (VarnishAdminAddress in the pods). Empty leaves -T and -S out: varnishd's
+	// own CLI on a random local port, for nobody.
+	VarnishAdmin string
+	// VarnishSecret is the admin CLI's secret file (-S) with VarnishAdmin. Default
+	// VarnishSecretPath.
+	VarnishSecret string
 	// RedisDir is the working directory of the cache Redis (RDB and AOF files), which must
 	// exist when Redis starts. Default RedisDataDir.
 	RedisDir string
@@ -90,6 +97,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.VCLPath == "" {
 		o.VCLPath = VarnishVCLPath
+	}
+	if o.VarnishSecret == "" {
+		o.VarnishSecret = VarnishSecretPath
 	}
 	if o.RedisDir == "" {
 		o.RedisDir = RedisDataDir

@@ -196,7 +196,7 @@ func TestHAProxyConfigFromSpecValues(t *testing.T) {
 		"autoscaling to 100 pods": {
 			spec: "autoscaling-100",
 			want: map[string][]string{
-				"backend app":       {"server-template app 1-100 shop-app-headless.web.svc.cluster.local:8000 resolvers cluster resolve-prefer ipv4 init-addr none"},
+				"backend app":       {"server-template app 1-128 shop-app-headless.web.svc.cluster.local:8000 resolvers cluster resolve-prefer ipv4 init-addr none"},
 				"backend cache":     {"server-template varnish 1-5 shop-cache-headless.web.svc.cluster.local:8080 resolvers cluster resolve-prefer ipv4 init-addr none"},
 				"resolvers cluster": {"accepted_payload_size 8192"},
 			},

@@ -189,3 +189,46 @@ func postgresQuote(v string) (string, error) {
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(v) + "'", nil
 }
+
+// postgresRestart are PostgreSQL 15's parameters of pg_settings.context postmaster (from
+// `postgres --describe-config`): a new value takes a restart. Every other parameter is
+// reloaded by pg_reload_conf().
+var postgresRestart = []string{
+	"archive_mode", "autovacuum_freeze_max_age", "autovacuum_max_workers", "autovacuum_multixact_freeze_max_age",
+	"bonjour", "bonjour_name", "cluster_name", "data_directory", "data_sync_retry", "dynamic_shared_memory_type",
+	"event_source", "external_pid_file", "hba_file", "hot_standby", "huge_page_size", "huge_pages", "ident_file",
+	"jit_provider", "listen_addresses", "logging_collector", "max_connections", "max_files_per_process",
+	"max_locks_per_transaction", "max_logical_replication_workers", "max_pred_locks_per_transaction",
+	"max_prepared_transactions", "max_replication_slots", "max_wal_senders", "max_worker_processes",
+	"min_dynamic_shared_memory", "old_snapshot_threshold", "port", "recovery_target", "recovery_target_action",
+	"recovery_target_inclusive", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+	"recovery_target_timeline", "recovery_target_xid", "shared_buffers", "shared_memory_type",
+	"shared_preload_libraries", "superuser_reserved_connections", "track_activity_query_size",
+	"track_commit_timestamp", "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
+	"wal_buffers", "wal_decode_buffer_size", "wal_level", "wal_log_hints",
+}
+
+// PostgresNeedsRestart reports whether a new value of parameter name takes a restart: a
+// postmaster parameter, or an extension's (a dotted name, whose context is unknown until its
+// library loads: a restart is the safe side).
+func PostgresNeedsRestart(name string) bool {
+	name = strings.ToLower(name)
+	return slices.Contains(postgresRestart, name) || strings.Contains(name, ".")
+}
+
+// PostgresRestartOnly is the part of postgresql.conf that takes a restart: its comment-free
+// lines that set a parameter PostgresNeedsRestart. The hash on the pod template covers it;
+// the agent reloads the rest.
+func PostgresRestartOnly(conf string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(conf, "\n") {
+		name, _, ok := strings.Cut(strings.TrimSpace(line), "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.HasPrefix(name, "#") || !PostgresNeedsRestart(name) {
+			continue
+		}
+		b.WriteString(strings.TrimSpace(line))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

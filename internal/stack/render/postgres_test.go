@@ -417,6 +417,50 @@ func checkParameters(t *testing.T, c *pgCluster, _ *v1alpha1.WebStack) {
 	}
 }
 
+// TestPostgresRestartParameters checks the restart list against the real server's own
+// description of its parameters (PostgreSQL 15): every postmaster parameter and no other.
+func TestPostgresRestartParameters(t *testing.T) {
+	bin := "/usr/lib/postgresql/15/bin/postgres"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("PostgreSQL 15 is not installed (hack/install-deps.sh): %v", err)
+	}
+	out, err := exec.Command(bin, "--describe-config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var postmaster []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 2 {
+			continue
+		}
+		if f[1] == "postmaster" {
+			postmaster = append(postmaster, f[0])
+		}
+		if got, want := PostgresNeedsRestart(f[0]), f[1] == "postmaster"; got != want && f[1] != "internal" {
+			t.Errorf("%s (context %s): needs restart %t, want %t", f[0], f[1], got, want)
+		}
+	}
+	if len(postmaster) < 40 {
+		t.Fatalf("postgres --describe-config lists only %d postmaster parameters:\n%s", len(postmaster), out)
+	}
+	conf, err := PostgresConfig(loadSpec(t, "db-parameters"), tuning.For(loadSpec(t, "db-parameters")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart := PostgresRestartOnly(conf)
+	for _, want := range []string{"max_connections = ", "shared_buffers = ", "wal_level = ", "listen_addresses = ", "port = "} {
+		if !strings.Contains(restart, want) {
+			t.Errorf("the restart part has no %q:\n%s", want, restart)
+		}
+	}
+	for _, reload := range []string{"work_mem", "log_min_duration_statement", "effective_cache_size", "#"} {
+		if strings.Contains(restart, "\n"+reload) || strings.HasPrefix(restart, reload) {
+			t.Errorf("the restart part has %q:\n%s", reload, restart)
+		}
+	}
+}
+
 // TestPostgresNamesAgreeWithTheCRD checks that the CRD (its schema and CEL rules, applied
 // offline by internal/manifest) and the renderer accept exactly the same parameter and
 // extension names: nothing is admitted that the renderer then refuses, and the reserved

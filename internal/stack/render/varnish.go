@@ -17,6 +17,14 @@ const VarnishPort = 8080
 // VarnishVCLPath is where varnishd reads default.vcl by default (the official image's path).
 const VarnishVCLPath = "/etc/varnish/default.vcl"
 
+// VarnishAdminAddress is varnishd's admin CLI (-T), on loopback only: the agent beside it
+// in the pod loads new VCL through it.
+const VarnishAdminAddress = "127.0.0.1:6082"
+
+// VarnishSecretPath is the -S secret file of the admin CLI, on an emptyDir that varnishd
+// and the agent share; the pod's init container writes a random one.
+const VarnishSecretPath = "/var/run/varnish-admin/secret"
+
 // VarnishHealthPath answers 200 from Varnish itself, without the app: HAProxy's health check
 // of the Varnish pods and their probes.
 const VarnishHealthPath = "/.varnish/health"
@@ -174,7 +182,7 @@ func vclRuleOf(i int, r v1alpha1.CacheRule) (vclRule, error) {
 }
 
 // VarnishArgs are varnishd's arguments, one per element: foreground, the listen address,
-// the VCL, malloc storage and bounded Transient storage from tuning, and default_ttl and
+// the admin CLI with its secret file (with o.VarnishAdmin), the VCL, malloc storage and bounded Transient storage from tuning, and default_ttl and
 // default_grace from the spec.
 func VarnishArgs(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options) ([]string, error) {
 	spec := &ws.Spec
@@ -200,15 +208,17 @@ func VarnishArgs(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options)
 	if d.Static != nil {
 		listen = bindOr(d.Static.Varnish, VarnishPort)
 	}
-	return []string{
-		"-F",
-		"-a", listen.bind(),
+	args := []string{"-F", "-a", listen.bind()}
+	if o.VarnishAdmin != "" {
+		args = append(args, "-T", o.VarnishAdmin, "-S", o.VarnishSecret)
+	}
+	return append(args,
 		"-f", o.VCLPath,
-		"-s", "malloc," + strconv.FormatInt(t.Cache.StorageMiB, 10) + "M",
-		"-s", "Transient=malloc," + strconv.FormatInt(t.Cache.TransientMiB, 10) + "M",
-		"-p", "default_ttl=" + seconds(ttl),
-		"-p", "default_grace=" + seconds(grace),
-	}, nil
+		"-s", "malloc,"+strconv.FormatInt(t.Cache.StorageMiB, 10)+"M",
+		"-s", "Transient=malloc,"+strconv.FormatInt(t.Cache.TransientMiB, 10)+"M",
+		"-p", "default_ttl="+seconds(ttl),
+		"-p", "default_grace="+seconds(grace),
+	), nil
 }
 
 // Limits of the PCRE2 subset checkPCRE accepts, well inside what PCRE2 compiles: its

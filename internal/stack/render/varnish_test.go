@@ -127,8 +127,16 @@ func TestVarnishArgs(t *testing.T) {
 			}
 		})
 	}
-	ws := loadSpec(t, "many-rules")
-	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
+	ws := loadSpec(t, "defaults")
+	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VarnishAdmin: VarnishAdminAddress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(args[:7], " "), "-F -a :8080 -T 127.0.0.1:6082 -S "+VarnishSecretPath; got != want {
+		t.Errorf("with the admin CLI: args %q, want them to start with %q", args, want)
+	}
+	ws = loadSpec(t, "many-rules")
+	args, err = VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,11 +226,13 @@ func TestCacheBehaviour(t *testing.T) {
 		Frontend:     frontend,
 		Stats:        stats,
 		Varnish:      varnish,
-	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir})
+	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir,
+		VarnishAdmin: loopback(freePort(t)), VarnishSecret: filepath.Join(dir, "secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, FileVCL, configs.VCL)
+	writeFile(t, dir, "secret", "test secret\n")
 	args := append(slices.Clone(configs.VarnishArgs), "-n", filepath.Join(dir, "varnish"))
 	v := start(t, "varnishd", syscall.SIGTERM, exec.Command(varnishd, args...))
 	startHAProxy(t, configs.HAProxy, stats)

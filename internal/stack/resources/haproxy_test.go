@@ -17,7 +17,7 @@ func TestHAProxyDeployment(t *testing.T) {
 	objs := desired(t, withLoadBalancerReplicas(3))
 	d := find[*appsv1.Deployment](t, objs, "Deployment/shop-loadbalancer")
 	c := container(t, d.Spec.Template)
-	if want := []string{"haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}; !slices.Equal(c.Command, want) {
+	if want := []string{"haproxy", "-W", "-db", "-S", "/var/run/haproxy/master.sock", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}; !slices.Equal(c.Command, want) {
 		t.Errorf("command %q, want %q", c.Command, want)
 	}
 	if *d.Spec.Replicas != 3 {

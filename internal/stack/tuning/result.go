@@ -13,6 +13,8 @@ type Result struct {
 	Broker       *RedisResult
 	Cache        *CacheResult
 	LoadBalancer LoadBalancerResult
+	// Agent is the in-pod agent beside Varnish, HAProxy and the cache Redis.
+	Agent AgentResult
 
 	// Warnings are problems with explicit spec values (never silently corrected).
 	Warnings []string

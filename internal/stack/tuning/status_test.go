@@ -26,7 +26,7 @@ func TestStatusOfTheIssueExample(t *testing.T) {
 		Redis:        &v1alpha1.RedisTuning{MaxMemory: "192Mi", MaxMemoryPolicy: "allkeys-lru"},
 		Broker:       &v1alpha1.RedisTuning{MaxMemory: "128Mi", MaxMemoryPolicy: "noeviction"},
 		Cache:        &v1alpha1.CacheTuning{Storage: "307Mi", Transient: "51Mi"},
-		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 2, ServerSlots: 10},
+		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 2, ServerSlots: 16},
 		Warnings:     []string{},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -58,7 +58,7 @@ func TestStatusOfTheIssueExample(t *testing.T) {
   loadBalancer:
     maxConnections: 4096
     serverMaxConnections: 2
-    serverSlots: 10
+    serverSlots: 16
     threads: 1
   pooler:
     maxClientConnections: 100

@@ -44,6 +44,7 @@ func For(ws *v1alpha1.WebStack) Result {
 		r.Cache = &c
 	}
 	r.LoadBalancer = x.loadBalancer(&spec.LoadBalancer, r.App)
+	r.Agent = agent()
 
 	r.Warnings = x.warnings
 	if r.Warnings == nil {
