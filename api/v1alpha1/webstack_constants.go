@@ -14,7 +14,10 @@ const (
 	FieldManager = "webstack-operator"
 
 	// ConfigHashAnnotation is on the pod template of every component with rendered config: a
-	// change of that config changes the template, which rolls exactly those pods.
+	// hash of what its daemon reads only at start (with the in-pod agent; of the whole config
+	// without it), so a change of those inputs rolls exactly those pods, while what the agent
+	// applies in place (a VCL, haproxy.cfg, Redis memory, reloadable PostgreSQL parameters)
+	// rolls nothing.
 	ConfigHashAnnotation = "webstack.dev/config-hash"
 
 	// ConnectionHashAnnotation is on the app, task and beat pod templates: a hash of the
