@@ -5,7 +5,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/controllers/ssa"
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
 
 // Event reasons of the one Normal Event a reconcile emits about what it changed.
@@ -29,6 +33,9 @@ type changes struct {
 	// created, rolled and pruned hold "Kind name" of children created, given a new
 	// workload spec, and deleted because their component left the spec.
 	created, rolled, pruned []string
+	// replaced holds "Service name" of Services deleted to be created with another kind of
+	// address (replaceOnAddressChange).
+	replaced []string
 	// passwords are the credential Secrets created with newly generated passwords.
 	passwords []string
 }
@@ -39,6 +46,39 @@ func (c changes) announce(s *scope) {
 	reason, note := c.summary()
 	if reason != "" {
 		s.event(corev1.EventTypeNormal, reason, "Reconcile", "%s", note)
+	}
+}
+
+// recordApply notes a created child, and a workload that got a new spec (a rollout). Other
+// updates (a Service, a ConfigMap whose hash then rolls its workload) are not worth a
+// person's attention on their own.
+func (c *changes) recordApply(obj resources.Object, action ssa.Action) {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	switch {
+	case action == ssa.Created:
+		c.created = append(c.created, kind+" "+obj.GetName())
+	case action == ssa.Updated && (kind == "Deployment" || kind == "StatefulSet"):
+		c.rolled = append(c.rolled, kind+" "+obj.GetName())
+	}
+}
+
+// log writes one line per kind of change, for a person following the operator's log:
+// names of objects, never their contents. Migrations log where they happen (migration.go).
+func (c changes) log(log logr.Logger) {
+	if len(c.created) > 0 {
+		log.Info("Created children", "count", len(c.created), "objects", c.created)
+	}
+	if len(c.passwords) > 0 {
+		log.Info("Generated passwords", "secrets", c.passwords)
+	}
+	if len(c.rolled) > 0 {
+		log.Info("Applied a new spec", "workloads", c.rolled)
+	}
+	if len(c.replaced) > 0 {
+		log.Info("Replaced Services whose kind of address changed", "services", c.replaced)
+	}
+	if len(c.pruned) > 0 {
+		log.Info("Pruned children of components no longer in the spec", "objects", c.pruned)
 	}
 }
 
@@ -63,6 +103,9 @@ func (c changes) summary() (reason, note string) {
 			reason = ReasonRollingOut
 		}
 		parts = append(parts, "applied a new spec to "+strings.Join(c.rolled, ", "))
+	}
+	if len(c.replaced) > 0 {
+		parts = append(parts, "replaced "+strings.Join(c.replaced, ", ")+" (a Service's kind of address cannot change in place)")
 	}
 	if len(c.pruned) > 0 {
 		if reason == "" {

@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
@@ -53,18 +54,22 @@ func (r *WebStackReconciler) gateMigration(ctx context.Context, s *scope) error 
 	switch {
 	case apierrors.IsNotFound(err):
 		s.gate.createJob = true
+		ctrl.LoggerFrom(ctx).Info("Holding the app at its current image until its migration succeeds", "job", name, "image", want, "current", current)
 		s.holdApp(migrationRunning, name, current)
 	case err != nil:
 		return fmt.Errorf("reading migration job %s: %w", name, err)
 	case jobCondition(&live, batchv1.JobComplete):
+		ctrl.LoggerFrom(ctx).Info("Migration Job succeeded; the app moves to its image", "job", name, "image", want, "from", current)
 		if current != "" {
 			s.changes.migrationReason = ReasonMigrationSucceeded
 			s.changes.migration = fmt.Sprintf("Job %s succeeded; rolling the app out to %s", name, want)
 		}
 	case jobCondition(&live, batchv1.JobFailed):
 		// The Degraded condition's transition announces it (announceTransitions).
+		ctrl.LoggerFrom(ctx).Info("Migration Job failed; holding the app at its current image", "job", name, "image", want, "current", current)
 		s.holdApp(migrationFailed, name, current)
 	default:
+		ctrl.LoggerFrom(ctx).Info("Holding the app at its current image until its migration succeeds", "job", name, "image", want, "current", current)
 		s.holdApp(migrationRunning, name, current)
 	}
 	return nil
@@ -79,6 +84,7 @@ func (r *WebStackReconciler) startMigration(ctx context.Context, s *scope) error
 	if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating migration job %s: %w", job.Name, err)
 	}
+	ctrl.LoggerFrom(ctx).Info("Created migration Job", "job", job.Name, "image", s.ws.Spec.App.Image)
 	s.changes.created = append(s.changes.created, "Job "+job.Name)
 	s.changes.migrationReason = ReasonMigrationStarted
 	s.changes.migration = fmt.Sprintf("started Job %s to migrate the database for image %s", job.Name, s.ws.Spec.App.Image)

@@ -94,9 +94,7 @@ func (r *WebStackReconciler) pruneChildren(ctx context.Context, s *scope) error 
 				return fmt.Errorf("pruning %s %s: %w", gvk.Kind, obj.GetName(), err)
 			}
 			s.changes.pruned = append(s.changes.pruned, gvk.Kind+" "+obj.GetName())
-			if r.verified != nil {
-				r.verified.forget(stackKey(obj), obj.GetUID())
-			}
+			r.applier.ForgetChild(obj)
 		}
 	}
 	return nil

@@ -60,12 +60,19 @@ type observation struct {
 	warnings []string
 	// budgetShort is true when database.maxConnections is below the connection budget.
 	budgetShort bool
-	// applyErr is the first error of an apply phase, if any.
-	applyErr error
-	tuning   *v1alpha1.TuningStatus
+	// failure is the phase that stopped the reconcile, if one did.
+	failure *failure
+	tuning  *v1alpha1.TuningStatus
 	// endpoint and connectionSecret are observed facts for status.
 	endpoint, connectionSecret string
 	replicas                   v1alpha1.ComponentsStatus
+}
+
+// failure is a phase's error, with the condition reason status reports it under.
+type failure struct {
+	// reason is its condition reason (v1alpha1.ReasonCredentialsFailed, ...).
+	reason string
+	err    error
 }
 
 // computeStatus derives the whole status afresh from one observation. Condition times only
@@ -112,8 +119,8 @@ func computeStatus(old v1alpha1.WebStackStatus, o observation) v1alpha1.WebStack
 	}
 
 	switch {
-	case o.applyErr != nil:
-		set(v1alpha1.ConditionDegraded, true, v1alpha1.ReasonApplyFailed, o.applyErr.Error())
+	case o.failure != nil:
+		set(v1alpha1.ConditionDegraded, true, o.failure.reason, o.failure.err.Error())
 	case o.migration == migrationFailed:
 		set(v1alpha1.ConditionDegraded, true, v1alpha1.ReasonMigrationFailed, fmt.Sprintf("migration Job %s failed for image %s; the app keeps its current image: read the Job's logs, then fix the image or app.migration.command", o.migrationJob, o.pendingImage))
 	case o.budgetShort:
@@ -127,8 +134,8 @@ func computeStatus(old v1alpha1.WebStackStatus, o observation) v1alpha1.WebStack
 		set(v1alpha1.ConditionReady, false, v1alpha1.ReasonComponentsNotReady, "not ready yet: "+strings.Join(notReady, ", "))
 	case o.migration != migrationNone:
 		set(v1alpha1.ConditionReady, false, v1alpha1.ReasonMigrating, "the app does not run spec.app.image yet: its migration has not succeeded")
-	case o.applyErr != nil:
-		set(v1alpha1.ConditionReady, false, v1alpha1.ReasonApplyFailed, "the stack does not match the spec: "+o.applyErr.Error())
+	case o.failure != nil:
+		set(v1alpha1.ConditionReady, false, o.failure.reason, "the stack does not match the spec: "+o.failure.err.Error())
 	default:
 		set(v1alpha1.ConditionReady, true, v1alpha1.ReasonReady, "every enabled component is ready at generation "+fmt.Sprint(o.generation))
 	}

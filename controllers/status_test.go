@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack"
 )
 
 func ready(name string, n int32) workload {
@@ -137,7 +139,9 @@ func TestComputeStatus(t *testing.T) {
 			},
 		},
 		"apply failed": {
-			obs: with(allReady(), func(o *observation) { o.applyErr = errors.New("applying Service shop-app: forbidden") }),
+			obs: with(allReady(), func(o *observation) {
+				o.failure = &failure{reason: v1alpha1.ReasonApplyFailed, err: errors.New("applying Service shop-app: forbidden")}
+			}),
 			wants: map[string]want{
 				v1alpha1.ConditionReady:    {"False", v1alpha1.ReasonApplyFailed, "forbidden"},
 				v1alpha1.ConditionDegraded: {"True", v1alpha1.ReasonApplyFailed, "forbidden"},
@@ -145,10 +149,20 @@ func TestComputeStatus(t *testing.T) {
 		},
 		"apply failure wins over a failed migration": {
 			obs: with(allReady(), func(o *observation) {
-				o.applyErr = errors.New("boom")
+				o.failure = &failure{reason: v1alpha1.ReasonApplyFailed, err: errors.New("boom")}
 				o.migration = migrationFailed
 			}),
 			wants: map[string]want{v1alpha1.ConditionDegraded: {"True", v1alpha1.ReasonApplyFailed, "boom"}},
+		},
+		"a failure while components are not ready: Ready says which are not": {
+			obs: with(allReady(), func(o *observation) {
+				o.failure = &failure{reason: v1alpha1.ReasonPruneFailed, err: errors.New("pruning Service shop-cache: forbidden")}
+				setWorkload(o, v1alpha1.ConditionAppReady, workload{name: "deployment/shop-app"})
+			}),
+			wants: map[string]want{
+				v1alpha1.ConditionReady:    {"False", v1alpha1.ReasonComponentsNotReady, "App"},
+				v1alpha1.ConditionDegraded: {"True", v1alpha1.ReasonPruneFailed, "pruning Service shop-cache"},
+			},
 		},
 		"scaled to zero is ready": {
 			obs: with(allReady(), func(o *observation) {
@@ -156,6 +170,27 @@ func TestComputeStatus(t *testing.T) {
 			}),
 			wants: map[string]want{v1alpha1.ConditionAppReady: {"True", v1alpha1.ReasonReady, ""}},
 		},
+	}
+	// Every phase's failure shows under its own reason, in Degraded and in Ready.
+	for _, f := range []struct{ reason, err string }{
+		{v1alpha1.ReasonCredentialsFailed, "secret shop-database-credentials has no key \"app-password\""},
+		{v1alpha1.ReasonMigrationJobFailed, "creating migration job shop-migrate-abc: forbidden"},
+		{v1alpha1.ReasonRenderFailed, "rendering configs: varnish: storage too small"},
+		{v1alpha1.ReasonBuildFailed, "building children: no database password"},
+		{v1alpha1.ReasonApplyFailed, "applying Deployment shop-app: forbidden"},
+		{v1alpha1.ReasonPruneFailed, "pruning Service shop-cache: forbidden"},
+		{v1alpha1.ReasonVolumeExpansionFailed, "expanding claim data-shop-database-0 to 20Gi: forbidden"},
+	} {
+		cases[f.reason] = struct {
+			obs   observation
+			wants map[string]want
+		}{
+			obs: with(allReady(), func(o *observation) { o.failure = &failure{reason: f.reason, err: errors.New(f.err)} }),
+			wants: map[string]want{
+				v1alpha1.ConditionReady:    {"False", f.reason, "the stack does not match the spec: " + f.err},
+				v1alpha1.ConditionDegraded: {"True", f.reason, f.err},
+			},
+		}
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -220,29 +255,39 @@ func TestReplicaStatus(t *testing.T) {
 	}
 }
 
-func TestContains(t *testing.T) {
+func TestPhaseFailureReasons(t *testing.T) {
+	r := &WebStackReconciler{}
+	byName := map[string]phase{}
+	for _, p := range r.phases() {
+		byName[p.name] = p
+	}
 	cases := map[string]struct {
-		live, want any
-		match      bool
+		phase string
+		err   error
+		want  string
 	}{
-		"equal scalars":            {int64(3), int64(3), true},
-		"different scalars":        {int64(3), int64(4), false},
-		"live has more keys":       {map[string]any{"a": "x", "b": "y"}, map[string]any{"a": "x"}, true},
-		"live misses a key":        {map[string]any{"b": "y"}, map[string]any{"a": "x"}, false},
-		"empty wanted map":         {map[string]any{}, map[string]any{"a": map[string]any{}}, true},
-		"false wanted, absent":     {map[string]any{}, map[string]any{"a": false}, true},
-		"list lengths differ":      {[]any{"a", "b"}, []any{"a"}, false},
-		"list elements subset":     {[]any{map[string]any{"n": "a", "d": int64(1)}}, []any{map[string]any{"n": "a"}}, true},
-		"list element differs":     {[]any{map[string]any{"n": "a"}}, []any{map[string]any{"n": "b"}}, false},
-		"number types differ":      {float64(2), int64(2), true},
-		"hand-scaled replicas":     {map[string]any{"spec": map[string]any{"replicas": int64(5)}}, map[string]any{"spec": map[string]any{"replicas": int64(2)}}, false},
-		"empty wanted list absent": {map[string]any{}, map[string]any{"l": []any{}}, true},
+		"credentials":            {"credentials", errors.New("reading secret x: timeout"), v1alpha1.ReasonCredentialsFailed},
+		"reading the Job":        {"migration gate", errors.New("reading migration job x: timeout"), v1alpha1.ReasonMigrationJobFailed},
+		"creating the Job":       {"migration", errors.New("creating migration job x: forbidden"), v1alpha1.ReasonMigrationJobFailed},
+		"rendering the configs":  {"plan", &stack.BuildError{Step: stack.StepRender, Err: errors.New("rendering configs: x")}, v1alpha1.ReasonRenderFailed},
+		"building the objects":   {"plan", &stack.BuildError{Step: stack.StepObjects, Err: errors.New("building children: x")}, v1alpha1.ReasonBuildFailed},
+		"a wrapped render error": {"plan", fmt.Errorf("plan: %w", &stack.BuildError{Step: stack.StepRender, Err: errors.New("x")}), v1alpha1.ReasonRenderFailed},
+		"applying":               {"apply", errors.New("applying Service x: forbidden"), v1alpha1.ReasonApplyFailed},
+		"pruning":                {"prune", errors.New("pruning Service x: forbidden"), v1alpha1.ReasonPruneFailed},
+		"expanding a volume":     {"volume expansion", errors.New("expanding claim x: forbidden"), v1alpha1.ReasonVolumeExpansionFailed},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			if got := contains(c.live, c.want); got != c.match {
-				t.Fatalf("contains = %v, want %v", got, c.match)
+			p, ok := byName[c.phase]
+			if !ok {
+				t.Fatalf("no phase %q", c.phase)
+			}
+			if got := p.failureReason(c.err); got != c.want {
+				t.Errorf("reason = %s, want %s", got, c.want)
 			}
 		})
+	}
+	if len(byName) != 7 {
+		t.Errorf("%d phases, want 7: give a new phase its own reason and a case here", len(byName))
 	}
 }

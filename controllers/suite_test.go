@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -53,6 +54,8 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
+	// The reconciler's log, shown with a failed spec (or always with ginkgo -v).
+	ctrl.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(v1alpha1.AddToScheme(scheme)).To(Succeed())
 	testEnv = &envtest.Environment{
@@ -116,6 +119,10 @@ func (m *runningManager) stop() {
 	<-m.done
 }
 
+// testAgentImage is the in-pod agent's image, as the chart passes it by default: the pods
+// under test are the ones users get.
+const testAgentImage = "ghcr.io/webstack-dev/webstack-operator:test"
+
 // startManager runs the operator's manager, as main does, with a write-counting transport.
 func startManager() *runningManager {
 	c := rest.CopyConfig(cfg)
@@ -129,7 +136,7 @@ func startManager() *runningManager {
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.Setup(m, controllers.Options{SkipUnchanged: true})).To(Succeed())
+	Expect(controllers.Setup(m, controllers.Options{SkipUnchanged: true, AgentImage: testAgentImage})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

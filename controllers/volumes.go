@@ -6,6 +6,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
@@ -35,6 +36,7 @@ func (r *WebStackReconciler) expandVolumes(ctx context.Context, s *scope) error 
 		if err := r.Client.Patch(ctx, &pvc, patch); err != nil {
 			return fmt.Errorf("expanding claim %s to %s: %w", want.Name, want.Size.String(), err)
 		}
+		ctrl.LoggerFrom(ctx).Info("Asked a volume claim to grow", "claim", want.Name, "from", have.String(), "to", want.Size.String())
 		s.event(corev1.EventTypeNormal, "VolumeExpanding", "Expand", "asked claim %s to grow from %s to %s", want.Name, have.String(), want.Size.String())
 	}
 	return nil

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/controllers/ssa"
 	"github.com/webstack-dev/webstack-operator/internal/stack"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
@@ -41,75 +43,125 @@ type WebStackReconciler struct {
 	Recorder  events.EventRecorder
 	// ClusterDomain is the cluster's DNS domain, for the names HAProxy and Varnish resolve.
 	ClusterDomain string
+	// AgentImage is the image of the in-pod agent that applies config changes without a
+	// restart (stack.Options.AgentImage); empty: every config change rolls its pods.
+	AgentImage string
 	// SkipUnchanged skips applies whose object already matches (on by default; the
 	// benchmark turns it off for its baseline).
 	SkipUnchanged bool
 
-	// own notes the children this reconciler updated, for the watch's predicate.
-	own *ownWrites
-	// verified remembers the children found to match, so that unchanged ones are not
-	// compared again until they or what we would send change.
-	verified *verified
+	// applier applies the children, remembers those found to match, and keeps the watch
+	// events of its own writes from starting reconciles. SetupWithManager makes it.
+	applier *ssa.Applier
 }
 
-// scope is what the phases of one reconcile share.
+// scope is what the phases of one reconcile share: its inputs, the plan, what the phases
+// observed, and the side channels through which a reconcile reports besides its status.
 type scope struct {
-	ws          *v1alpha1.WebStack
+	// Inputs.
+	ws *v1alpha1.WebStack
+	// credentials are the passwords of the credential Secrets (ensureCredentials).
 	credentials resources.Credentials
 	// gate is the migration gate's decision: which image the app pods may run, and whether
-	// the migration Job must be created.
+	// the migration Job must be created (gateMigration).
 	gate migrationGate
+
 	// plan is everything the stack needs, built once per reconcile (stack.Build).
 	plan *stack.Plan
+
+	// Observations.
 	// applied holds the workloads (Deployments, StatefulSets) this reconcile created or
 	// updated, as the API server returned them, by "Kind/name": fresher than the cache.
 	applied map[string]client.Object
-	obs     observation
+	// obs is what status is computed from.
+	obs observation
+
+	// Side channels.
 	// requeue asks for another reconcile: an update of a child by another writer arrived
-	// while we were writing it, and its event was held back (ownWrites).
+	// while we were writing it, and its event was held back (ssa.Result.Missed).
 	requeue bool
-	// changes is what this reconcile changed, told in one Event at its end.
-	changes  changes
+	// changes is what this reconcile changed, told in one Event (changes.announce) and one
+	// log line each (changes.log) at its end.
+	changes changes
+	// recorder emits the Events of scope.event; nil emits none.
 	recorder events.EventRecorder
 }
 
+func newScope(ws *v1alpha1.WebStack, recorder events.EventRecorder) *scope {
+	s := &scope{ws: ws, recorder: recorder}
+	s.obs.generation = ws.Generation
+	s.obs.endpoint = fmt.Sprintf("http://%s.%s.svc:%d", resources.LoadBalancerName(ws), ws.Namespace, ws.Spec.LoadBalancer.Service.Port)
+	s.obs.connectionSecret = resources.ConnectionSecretName(ws)
+	return s
+}
+
+// event emits an Event about the WebStack.
 func (s *scope) event(eventType, reason, action, note string, args ...any) {
 	if s.recorder != nil {
 		s.recorder.Eventf(s.ws, nil, eventType, reason, action, note, args...)
 	}
 }
 
-// phase is one step of a reconcile; an error stops the later phases.
-type phase func(ctx context.Context, s *scope) error
+// phase is one step of a reconcile; an error stops the later phases, and status reports it
+// with the phase's own condition reason.
+type phase struct {
+	// name says what the phase does, for logs.
+	name string
+	// reason is the condition reason of its failure (Degraded and Ready).
+	reason string
+	run    func(ctx context.Context, s *scope) error
+}
+
+// phases are the steps of a reconcile, in order.
+func (r *WebStackReconciler) phases() []phase {
+	return []phase{
+		{"credentials", v1alpha1.ReasonCredentialsFailed, r.ensureCredentials},
+		{"migration gate", v1alpha1.ReasonMigrationJobFailed, r.gateMigration},
+		{"plan", v1alpha1.ReasonBuildFailed, r.buildPlan},
+		{"migration", v1alpha1.ReasonMigrationJobFailed, r.startMigration},
+		{"apply", v1alpha1.ReasonApplyFailed, r.applyChildren},
+		{"prune", v1alpha1.ReasonPruneFailed, r.pruneChildren},
+		{"volume expansion", v1alpha1.ReasonVolumeExpansionFailed, r.expandVolumes},
+	}
+}
+
+// failureReason is the condition reason of the phase's failure with err: the phase's own,
+// or for the plan, the step of stack.Build that failed.
+func (p phase) failureReason(err error) string {
+	var be *stack.BuildError
+	if errors.As(err, &be) && be.Step == stack.StepRender {
+		return v1alpha1.ReasonRenderFailed
+	}
+	return p.reason
+}
 
 // Reconcile is the skeleton: get, compute, run the phases, write status once if it changed.
 func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
 	ws := &v1alpha1.WebStack{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ws); err != nil {
-		if apierrors.IsNotFound(err) && r.verified != nil {
-			r.verified.forget(req.String(), "")
+		if apierrors.IsNotFound(err) {
+			r.applier.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ws.DeletionTimestamp.IsZero() {
-		if r.verified != nil {
-			r.verified.forget(req.String(), "")
-		}
+		r.applier.Forget(req.NamespacedName)
 		return ctrl.Result{}, r.finalize(ctx, ws)
 	}
 	if err := r.syncFinalizer(ctx, ws); err != nil {
 		return ctrl.Result{}, err
 	}
 
-	s := &scope{ws: ws, recorder: r.Recorder}
-	s.obs.generation = ws.Generation
-	s.obs.endpoint = fmt.Sprintf("http://%s.%s.svc:%d", resources.LoadBalancerName(ws), ws.Namespace, ws.Spec.LoadBalancer.Service.Port)
-	s.obs.connectionSecret = resources.ConnectionSecretName(ws)
-
+	s := newScope(ws, r.Recorder)
 	var err error
-	for _, p := range []phase{r.ensureCredentials, r.gateMigration, r.buildPlan, r.startMigration, r.applyChildren, r.pruneChildren, r.expandVolumes} {
-		if err = p(ctx, s); err != nil {
-			s.obs.applyErr = err
+	for _, p := range r.phases() {
+		if err = p.run(ctx, s); err != nil {
+			s.obs.failure = &failure{reason: p.failureReason(err), err: err}
+			// The error itself is returned: controller-runtime logs it ("Reconciler error", same
+			// reconcileID) and backs off. This line adds which phase failed and the reason
+			// status reports.
+			log.Info("Reconcile phase failed", "phase", p.name, "reason", s.obs.failure.reason)
 			break
 		}
 	}
@@ -123,6 +175,7 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	tuningStatus := s.plan.Tuning.Status()
 	s.obs.tuning = &tuningStatus
 	s.changes.announce(s)
+	s.changes.log(log)
 	r.observe(ctx, s)
 
 	status := computeStatus(ws.Status, s.obs)
@@ -137,6 +190,7 @@ func (r *WebStackReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		}
 	}
 	if err == nil && s.requeue {
+		log.V(1).Info("Reconciling again: another writer updated a child while it was being applied")
 		return ctrl.Result{RequeueAfter: time.Millisecond}, nil
 	}
 	if err == nil && s.obs.migration == migrationRunning {
@@ -177,6 +231,7 @@ func announceTransitions(s *scope, old, now v1alpha1.WebStackStatus) {
 func (r *WebStackReconciler) planOptions(s *scope) stack.Options {
 	return stack.Options{
 		ClusterDomain: r.ClusterDomain,
+		AgentImage:    r.AgentImage,
 		Credentials:   s.credentials,
 		AppImage:      s.gate.appImage,
 		WithoutApp:    s.gate.withoutApp,
@@ -193,10 +248,7 @@ func (r *WebStackReconciler) buildPlan(_ context.Context, s *scope) error {
 
 // applyChildren applies each child of the plan, skipping unchanged ones.
 func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error {
-	desired := s.plan.Objects
-	a := &applier{client: r.Client, scheme: r.Scheme, skipUnchanged: r.SkipUnchanged, own: r.own, verified: r.verified}
-	defer func() { s.requeue = a.missed }()
-	for _, obj := range desired {
+	for _, obj := range s.plan.Objects {
 		switch o := obj.(type) {
 		case *appsv1.StatefulSet:
 			if err := r.keepClaimTemplates(ctx, o); err != nil {
@@ -206,12 +258,19 @@ func (r *WebStackReconciler) applyChildren(ctx context.Context, s *scope) error 
 			if err := r.handOffReplicas(ctx, o); err != nil {
 				return err
 			}
+		case *corev1.Service:
+			if err := r.replaceOnAddressChange(ctx, s, o); err != nil {
+				return err
+			}
 		}
-		result, answer, err := a.apply(ctx, obj)
+		result, answer, err := r.applier.Apply(ctx, obj)
+		if result.Missed {
+			s.requeue = true
+		}
 		if err != nil {
 			return err
 		}
-		s.changes.recordApply(obj, result)
+		s.changes.recordApply(obj, result.Action)
 		if err := s.keepApplied(r.Scheme, answer); err != nil {
 			return err
 		}
@@ -242,31 +301,15 @@ func (s *scope) keepApplied(scheme *runtime.Scheme, answer *unstructured.Unstruc
 	return nil
 }
 
-// recordApply notes a created child, and a workload that got a new spec (a rollout). Other
-// updates (a Service, a ConfigMap whose hash then rolls its workload) are not worth a
-// person's attention on their own.
-func (c *changes) recordApply(obj resources.Object, result applyResult) {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	switch {
-	case result == created:
-		c.created = append(c.created, kind+" "+obj.GetName())
-	case result == updated && (kind == "Deployment" || kind == "StatefulSet"):
-		c.rolled = append(c.rolled, kind+" "+obj.GetName())
-	}
-}
-
 // SetupWithManager watches WebStacks and every kind of child.
 func (r *WebStackReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.own == nil {
-		r.own = newOwnWrites()
-	}
-	if r.verified == nil {
-		r.verified = newVerified()
+	if r.applier == nil {
+		r.applier = ssa.New(r.Client, r.Scheme, ssa.Options{SkipUnchanged: r.SkipUnchanged})
 	}
 	if err := indexByOwner(context.Background(), mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
-	children := builder.WithPredicates(r.own.childEvents())
+	children := builder.WithPredicates(r.applier.OwnWrites())
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.WebStack{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted))).

@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -26,7 +27,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
-	"github.com/webstack-dev/webstack-operator/controllers"
 	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 	"github.com/webstack-dev/webstack-operator/internal/testutil"
@@ -157,6 +157,9 @@ var _ = Describe("a new WebStack", Ordered, func() {
 			{&autoscalingv2.HorizontalPodAutoscaler{}, resources.AppName(ws)},
 			{&policyv1.PodDisruptionBudget{}, resources.AppName(ws)},
 			{&policyv1.PodDisruptionBudget{}, resources.LoadBalancerName(ws)},
+			{&appsv1.Deployment{}, resources.PoolerName(ws)},
+			{&corev1.Service{}, resources.PoolerName(ws)},
+			{&policyv1.PodDisruptionBudget{}, resources.PoolerName(ws)},
 		}
 		for _, o := range owned {
 			obj := exists(o.obj, ns, o.name)
@@ -182,15 +185,26 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		Expect(conn).To(HaveKey("REDIS_URL"))
 		Expect(conn).To(HaveKey("CELERY_BROKER_URL"))
 		Expect(conn).To(HaveKey("CACHE_URL"))
+		// Transaction pooling is the default: the app goes through PgBouncer, the migration
+		// Job straight to PostgreSQL.
+		Expect(conn["DATABASE_URL"]).To(ContainSubstring("@" + resources.PoolerName(ws) + "."))
+		Expect(conn).To(HaveKeyWithValue("DATABASE_DIRECT_URL", ContainSubstring("@"+resources.DatabaseName(ws)+".")))
+		Eventually(func() *v1alpha1.TuningStatus { return getWS(ns, ws.Name).Status.Tuning }).ShouldNot(BeNil())
+		Expect(getWS(ns, ws.Name).Status.Tuning.Pooler).NotTo(BeNil(), "status.tuning shows the pool sizes")
 	})
 
 	It("runs every pod under the restricted Pod Security profile", func() {
 		templates := podTemplates(ns, ws)
-		Expect(templates).To(HaveLen(8))
+		Expect(templates).To(HaveLen(9), "app, tasks, beat, cache, load balancer, Redis, pooler, database, broker")
 		for name, t := range templates {
 			Expect(admitPod(ns, name, t)).To(Succeed(), "the API server refused a pod of %s under the restricted profile", name)
 			Expect(ptr.Deref(t.Spec.AutomountServiceAccountToken, true)).To(BeFalse(), name)
-			Expect(t.Annotations).To(Or(HaveKey(resources.ConfigHashAnnotation), Not(BeNil())), name)
+			if name == "deployment/"+resources.LoadBalancerName(ws) {
+				// HAProxy takes every config change by a hitless reload: nothing on its template.
+				Expect(t.Annotations).NotTo(HaveKey(v1alpha1.ConfigHashAnnotation), name)
+			} else {
+				Expect(t.Annotations).NotTo(BeEmpty(), "%s has no hash of what it reads at start", name)
+			}
 		}
 	})
 
@@ -268,21 +282,24 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		Expect(secretData(ns, resources.DatabaseCredentialsName(ws))).To(Equal(passwords), "passwords changed across a restart")
 	})
 
-	It("rolls only the children whose config changed", func() {
+	It("applies a cache rule in place, and rolls only the children whose startup inputs changed", func() {
 		waitSettled(ns, ws.Name)
 		before := podTemplates(ns, ws)
+		Expect(before["deployment/"+resources.CacheName(ws)].Spec.Containers).To(ContainElement(HaveField("Image", testAgentImage)),
+			"Varnish runs the in-pod agent beside it")
 		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
 			live.Spec.Cache.Rules = append(live.Spec.Cache.Rules, v1alpha1.CacheRule{PathPrefix: "/static/", TTL: &metav1.Duration{Duration: 24 * time.Hour}})
 		})
-		cacheKey := "deployment/" + resources.CacheName(ws)
+		// The new VCL reaches the ConfigMap the running varnishd's agent loads in place; no
+		// pod template changes (no Varnish restart, the cache survives).
 		Eventually(func() string {
-			return podTemplates(ns, ws)[cacheKey].Annotations[resources.ConfigHashAnnotation]
-		}).ShouldNot(Equal(before[cacheKey].Annotations[resources.ConfigHashAnnotation]))
+			var cm corev1.ConfigMap
+			Expect(k8sClient.Get(ctx, key(ns, resources.CacheConfigName(ws)), &cm)).To(Succeed())
+			return cm.Data["default.vcl"]
+		}).Should(ContainSubstring("pathPrefix /static/, ttl 24h0m0s"))
+		waitSettled(ns, ws.Name)
 		after := podTemplates(ns, ws)
 		for name, t := range before {
-			if name == cacheKey {
-				continue
-			}
 			Expect(after[name]).To(Equal(t), "%s changed although only the cache rules did", name)
 		}
 
@@ -293,8 +310,8 @@ var _ = Describe("a new WebStack", Ordered, func() {
 		})
 		dbKey := "statefulset/" + resources.DatabaseName(ws)
 		Eventually(func() string {
-			return podTemplates(ns, ws)[dbKey].Annotations[resources.ConfigHashAnnotation]
-		}).ShouldNot(Equal(before[dbKey].Annotations[resources.ConfigHashAnnotation]))
+			return podTemplates(ns, ws)[dbKey].Annotations[v1alpha1.ConfigHashAnnotation]
+		}).ShouldNot(Equal(before[dbKey].Annotations[v1alpha1.ConfigHashAnnotation]))
 		after = podTemplates(ns, ws)
 		for name, t := range before {
 			if name != dbKey {
@@ -394,7 +411,7 @@ var _ = Describe("deletionPolicy", func() {
 		dbURL := string(exists(&corev1.Secret{}, ws.Namespace, resources.ConnectionSecretName(ws)).Data["DATABASE_URL"])
 		Expect(dbURL).NotTo(BeEmpty())
 		passwords := secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))
-		Expect(controllerutil.ContainsFinalizer(getWS(ws.Namespace, "keep"), controllers.DataFinalizer)).To(BeFalse())
+		Expect(controllerutil.ContainsFinalizer(getWS(ws.Namespace, "keep"), v1alpha1.DataFinalizer)).To(BeFalse())
 
 		Expect(k8sClient.Delete(ctx, ws)).To(Succeed())
 		gone(&v1alpha1.WebStack{}, ws.Namespace, "keep")
@@ -418,7 +435,7 @@ var _ = Describe("deletionPolicy", func() {
 	It("Delete removes the claim and the credentials with the WebStack", func() {
 		ws := create("drop", testutil.WithDeletionPolicy(v1alpha1.DeletionDelete), testutil.WithTasks(1))
 		Eventually(func() bool {
-			return controllerutil.ContainsFinalizer(getWS(ws.Namespace, "drop"), controllers.DataFinalizer)
+			return controllerutil.ContainsFinalizer(getWS(ws.Namespace, "drop"), v1alpha1.DataFinalizer)
 		}).Should(BeTrue())
 		exists(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
 		claim(ws)
@@ -435,6 +452,40 @@ var _ = Describe("deletionPolicy", func() {
 		gone(&corev1.Secret{}, ws.Namespace, resources.RedisCredentialsName(ws))
 		gone(&corev1.Secret{}, ws.Namespace, resources.BrokerCredentialsName(ws))
 	})
+
+	// The policy in force when the data would go decides, in either order of the switch to
+	// Retain and the deletion, even when both happen while the operator is down.
+	for _, order := range []string{"Retain, then delete", "delete, then Retain"} {
+		It("keeps the data when deletionPolicy was switched to Retain: "+order, func() {
+			name := map[string]string{"Retain, then delete": "retain-first", "delete, then Retain": "delete-first"}[order]
+			ws := create(name, testutil.WithDeletionPolicy(v1alpha1.DeletionDelete))
+			Eventually(func() bool {
+				return controllerutil.ContainsFinalizer(getWS(ws.Namespace, name), v1alpha1.DataFinalizer)
+			}).Should(BeTrue())
+			exists(&corev1.Secret{}, ws.Namespace, resources.DatabaseCredentialsName(ws))
+			claim(ws)
+			passwords := secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))
+
+			mgr.stop()
+			toRetain := func() {
+				updateWS(ws.Namespace, name, func(live *v1alpha1.WebStack) { live.Spec.Database.DeletionPolicy = v1alpha1.DeletionRetain })
+			}
+			if order == "Retain, then delete" {
+				toRetain()
+				Expect(k8sClient.Delete(ctx, getWS(ws.Namespace, name))).To(Succeed())
+			} else {
+				Expect(k8sClient.Delete(ctx, getWS(ws.Namespace, name))).To(Succeed())
+				toRetain()
+			}
+			mgr = startManager()
+
+			gone(&v1alpha1.WebStack{}, ws.Namespace, name)
+			var pvc corev1.PersistentVolumeClaim
+			Expect(k8sClient.Get(ctx, key(ws.Namespace, resources.DatabaseClaimName(ws)), &pvc)).To(Succeed())
+			Expect(pvc.DeletionTimestamp).To(BeNil(), "the claim was deleted although the policy was Retain")
+			Expect(secretData(ws.Namespace, resources.DatabaseCredentialsName(ws))).To(Equal(passwords))
+		})
+	}
 
 	It("grows the database claim when storage grows", func() {
 		ws := create("grow", func(ws *v1alpha1.WebStack) { ws.Spec.Database.Storage.StorageClassName = ptr.To(expandableClass) })
@@ -611,6 +662,31 @@ var _ = Describe("the connection budget", func() {
 	})
 })
 
+var _ = Describe("a failing phase", func() {
+	It("shows under its own reason: a credential Secret without its password is CredentialsFailed", func() {
+		ns := newNamespace()
+		ws := testutil.WebStack("lost", testutil.InNamespace(ns))
+		name := resources.DatabaseCredentialsName(ws)
+		// A Secret of that name already there but without the passwords, as a hand edit or a
+		// bad restore leaves it: the operator never rewrites it.
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Data: map[string][]byte{"unrelated": []byte("x")}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, ws)).To(Succeed())
+		// Each retry of the failing reconcile tries to create the Secret again: a write that
+		// must not land in another spec's count of writes.
+		DeferCleanup(func() { Expect(k8sClient.Delete(ctx, ws)).To(Succeed()) })
+		Eventually(func() string { return condition(ns, "lost", v1alpha1.ConditionDegraded) }).Should(Equal("True/" + v1alpha1.ReasonCredentialsFailed))
+		got := getWS(ns, "lost")
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionDegraded).Message).To(ContainSubstring("secret " + name + " has no key"))
+		// Ready names the components first: none was created.
+		Expect(condition(ns, "lost", v1alpha1.ConditionReady)).To(Equal("False/" + v1alpha1.ReasonComponentsNotReady))
+		// No child is applied past the failed phase.
+		Consistently(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, key(ns, resources.AppName(ws)), &appsv1.Deployment{}))
+		}).WithTimeout(time.Second).Should(BeTrue())
+	})
+})
+
 var _ = Describe("the manager's cache", func() {
 	It("holds only the operator's objects, without managedFields", func() {
 		ws := create("cached")
@@ -739,5 +815,94 @@ var _ = Describe("an upgrade from an operator that gave the app and the cache Cl
 		Expect(k8sClient.Patch(ctx, getWS(ns, ws.Name), client.RawPatch(types.MergePatchType, poke))).To(Succeed())
 		gone(&corev1.Service{}, ns, resources.AppName(ws))
 		gone(&corev1.Service{}, ns, resources.CacheName(ws))
+	})
+})
+
+var _ = Describe("an upgrade from an operator that gave the database, Redis and the broker ClusterIP Services", func() {
+	It("replaces them with headless Services of the same names", func() {
+		ws := create("headless", testutil.WithTasks(1))
+		ns := ws.Namespace
+		names := []string{resources.DatabaseName(ws), resources.RedisName(ws), resources.BrokerName(ws)}
+		for _, name := range names {
+			svc := exists(&corev1.Service{}, ns, name)
+			Expect(svc.Spec.ClusterIP).To(Equal(corev1.ClusterIPNone), "a new stack's %s Service is headless", name)
+		}
+
+		// What an earlier version left, made while no operator runs: owned, labelled
+		// ClusterIP Services under the same names.
+		mgr.stop()
+		old := map[string]types.UID{}
+		for _, name := range names {
+			Expect(k8sClient.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}})).To(Succeed())
+			gone(&corev1.Service{}, ns, name)
+			svc := &corev1.Service{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: resources.Labels(ws, resources.ComponentDatabase)},
+				Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "tcp", Port: 5432}}},
+			}
+			Expect(controllerutil.SetControllerReference(getWS(ns, ws.Name), svc, k8sClient.Scheme())).To(Succeed())
+			Expect(k8sClient.Create(ctx, svc)).To(Succeed())
+			Expect(svc.Spec.ClusterIP).NotTo(BeEmpty())
+			Expect(svc.Spec.ClusterIP).NotTo(Equal(corev1.ClusterIPNone))
+			old[name] = svc.UID
+		}
+		mgr = startManager()
+
+		for _, name := range names {
+			Eventually(func() string {
+				var svc corev1.Service
+				if err := k8sClient.Get(ctx, key(ns, name), &svc); err != nil || svc.UID == old[name] {
+					return "old or missing"
+				}
+				return svc.Spec.ClusterIP
+			}).Should(Equal(corev1.ClusterIPNone), "%s was not replaced by a headless Service", name)
+		}
+		Eventually(func() []string { return events(getWS(ns, ws.Name)) }).Should(ContainElement(ContainSubstring("replaced Service")))
+	})
+})
+
+var _ = Describe("a spec the API server admits but a daemon would refuse", func() {
+	It("is Degraded with the renderer's message, and nothing running is rewritten", func() {
+		ws := create("refused", testutil.WithCacheRule("/static/", "1h"))
+		ns := ws.Namespace
+		cm := exists(&corev1.ConfigMap{}, ns, resources.CacheConfigName(ws))
+		before := cm.Data
+		waitSettled(ns, ws.Name)
+
+		// PCRE2 in Varnish has lookbehind, but the renderer's checked subset does not: the CRD
+		// admits it, the renderer refuses it.
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) {
+			live.Spec.Cache.Rules = append(live.Spec.Cache.Rules, v1alpha1.CacheRule{PathRegex: "(?<=a)b", Pass: true})
+		})
+		Eventually(func() string { return condition(ns, ws.Name, v1alpha1.ConditionDegraded) }).
+			Should(Equal("True/" + v1alpha1.ReasonRenderFailed))
+		var deg string
+		for _, c := range getWS(ns, ws.Name).Status.Conditions {
+			if c.Type == v1alpha1.ConditionDegraded {
+				deg = c.Message
+			}
+		}
+		Expect(deg).To(ContainSubstring("pathRegex"))
+		Consistently(func() map[string]string {
+			var now corev1.ConfigMap
+			Expect(k8sClient.Get(ctx, key(ns, resources.CacheConfigName(ws)), &now)).To(Succeed())
+			return now.Data
+		}, 2*time.Second).Should(Equal(before), "the running Varnish' VCL was rewritten")
+		Expect(k8sClient.Delete(ctx, getWS(ns, ws.Name))).To(Succeed())
+	})
+})
+
+var _ = Describe("turning connection pooling off", func() {
+	It("prunes the pooler and points the app straight at PostgreSQL", func() {
+		ws := create("unpooled")
+		ns := ws.Namespace
+		exists(&appsv1.Deployment{}, ns, resources.PoolerName(ws))
+		exists(&corev1.Secret{}, ns, resources.PoolerAuthName(ws))
+		updateWS(ns, ws.Name, func(live *v1alpha1.WebStack) { live.Spec.Database.Pooling.Mode = v1alpha1.PoolingNone })
+		gone(&appsv1.Deployment{}, ns, resources.PoolerName(ws))
+		gone(&corev1.Service{}, ns, resources.PoolerName(ws))
+		gone(&corev1.Secret{}, ns, resources.PoolerAuthName(ws))
+		Eventually(func() string { return string(secretData(ns, resources.ConnectionSecretName(ws))["DATABASE_URL"]) }).
+			Should(ContainSubstring("@" + resources.DatabaseName(ws) + "."))
+		Expect(k8sClient.Delete(ctx, getWS(ns, ws.Name))).To(Succeed())
 	})
 })

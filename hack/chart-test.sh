@@ -101,6 +101,15 @@ docs() {
 # count KIND FILE: how many documents of that kind FILE has.
 count() { docs "$1" "$2" | grep -c '^---$' || true; }
 
+# in_namespace NS: of the documents on stdin (as docs prints them), those in namespace NS.
+in_namespace() {
+	awk -v ns="  namespace: $1" '
+		function flush() { if (keep) printf "---\n%s", buf; buf = ""; keep = 0 }
+		/^---/ { flush(); next }
+		{ buf = buf $0 "\n"; if ($0 == ns) keep = 1 }
+		END { flush() }'
+}
+
 # rules: the "rules:" block of the one Role or ClusterRole document on stdin (rules is its
 # last top-level key in controller-gen, Helm and kustomize output alike).
 rules() { awk '/^rules:/ { on = 1; next } on && /^[^ -]/ { on = 0 } on'; }
@@ -146,25 +155,32 @@ check_render() {
 	# exactly the generated ones.
 	{ docs Role "$file"; docs ClusterRole "$file"; } >"$d.roles"
 	hasnt "$name: no wildcard in RBAC rules" "$d.roles" '\*'
-	is "$name: one ClusterRole" "$(count ClusterRole "$file")" 1
-	docs ClusterRole "$file" | rules >"$d.rules"
+	# With watchNamespaces (the watchns render) a Role in each watched namespace holds the
+	# rules; shop is checked.
+	local role=ClusterRole binding=ClusterRoleBinding scope=cat
+	if [[ $name == watchns ]]; then
+		role=Role binding=RoleBinding scope="in_namespace shop"
+	else
+		is "$name: one ClusterRole" "$(count ClusterRole "$file")" 1
+	fi
+	docs $role "$file" | $scope | rules >"$d.rules"
 	rules <"$ROLE" >"$WORK/role.rules"
 	if [[ -s $d.rules ]] && diff -u "$WORK/role.rules" "$d.rules" >"$d.rules.diff"; then
-		pass "$name: ClusterRole rules are $ROLE's"
+		pass "$name: $role rules are $ROLE's"
 	else
-		fail "$name: ClusterRole rules differ from $ROLE (run hack/sync-chart.sh):"
+		fail "$name: $role rules differ from $ROLE (run hack/sync-chart.sh):"
 		cat "$d.rules.diff" >&2
 	fi
 
-	# The ClusterRoleBinding grants them to the ServiceAccount the Deployment runs as.
+	# The binding grants them to the ServiceAccount the Deployment runs as.
 	local sa ns subject
 	sa=$(docs ServiceAccount "$file" | awk '/^  name:/ { print $2; exit }')
 	ns=$(docs ServiceAccount "$file" | awk '/^  namespace:/ { print $2; exit }')
-	subject=$(docs ClusterRoleBinding "$file" | awk '/^subjects:/ { on = 1 } on && /name:/ { n = $NF } on && /namespace:/ { s = $NF } END { print s "/" n }')
+	subject=$(docs $binding "$file" | $scope | awk '/^subjects:/ { on = 1 } on && /name:/ { n = $NF } on && /namespace:/ { s = $NF } END { print s "/" n }')
 	if [[ -n $sa && $subject == "$ns/$sa" ]]; then
-		pass "$name: ClusterRoleBinding subject is the ServiceAccount $ns/$sa"
+		pass "$name: $binding subject is the ServiceAccount $ns/$sa"
 	else
-		fail "$name: ClusterRoleBinding subject $subject is not the ServiceAccount ${ns:-?}/${sa:-?}"
+		fail "$name: $binding subject $subject is not the ServiceAccount ${ns:-?}/${sa:-?}"
 	fi
 	has "$name: Deployment runs as that ServiceAccount" "$d.deploy" "^ +serviceAccountName: $sa\$"
 }
@@ -213,6 +229,7 @@ render default webstack-operator webstack-system
 render all ws chart-all -f "$ALL_VALUES"
 render noleader noleader chart-noleader --set leaderElection.enabled=false
 render nometrics nometrics chart-nometrics --set metrics.enabled=false
+render watchns watchns chart-watchns --set 'watchNamespaces={shop,blog}'
 if kubectl kustomize config/default >"$WORK/kustomize.yaml" 2>"$WORK/kustomize.err"; then
 	pass "kubectl kustomize config/default"
 else
@@ -220,7 +237,7 @@ else
 	cat "$WORK/kustomize.err" >&2
 fi
 
-for name in default all noleader nometrics kustomize; do
+for name in default all noleader nometrics watchns kustomize; do
 	check_render "$name" "$WORK/$name.yaml"
 done
 
@@ -278,6 +295,18 @@ has "nometrics: metrics disabled" "$R/nometrics.d" '^ +- --metrics-bind-address=
 hasnt "nometrics: no metrics port" "$R/nometrics.d" 'name: metrics$'
 is "nometrics: no Service" "$(count Service "$R/nometrics.yaml")" 0
 
+docs Deployment "$R/watchns.yaml" >"$R/watchns.d"
+has "watchns: the manager watches only those namespaces" "$R/watchns.d" '^ +- --watch-namespaces=shop,blog$'
+hasnt "default: no --watch-namespaces" "$R/default.d" 'watch-namespaces'
+is "watchns: no ClusterRole" "$(count ClusterRole "$R/watchns.yaml")" 0
+is "watchns: no ClusterRoleBinding" "$(count ClusterRoleBinding "$R/watchns.yaml")" 0
+is "watchns: a Role per namespace and the leader-election Role" "$(count Role "$R/watchns.yaml")" 3
+is "watchns: a RoleBinding per namespace and the leader-election one" "$(count RoleBinding "$R/watchns.yaml")" 3
+docs Role "$R/watchns.yaml" >"$R/watchns.role"
+has "watchns: a Role in shop" "$R/watchns.role" '^  namespace: shop$'
+has "watchns: the namespaced Roles grant the Secrets" "$R/watchns.role" '^ +- secrets$'
+is "default: one ClusterRole" "$(count ClusterRole "$R/default.yaml")" 1
+
 docs Deployment "$R/kustomize.yaml" >"$R/kustomize.d"
 has "kustomize: image set by images:" "$R/kustomize.d" '^ +image: webstack-operator:0.1.0$'
 has "kustomize: leader election on" "$R/kustomize.d" '^ +- --leader-elect$'
@@ -305,6 +334,7 @@ rejects() {
 		cat "$WORK/reject.err" >&2
 	fi
 }
+rejects "bad watchNamespaces" "watchNamespaces" --set 'watchNamespaces={Not_A_Namespace}'
 rejects "unknown key" "additional properties 'replicas' not allowed" --set replicas=2
 rejects "unknown nested key" "additional properties 'tagg' not allowed" --set image.tagg=1
 rejects "bad pullPolicy" "pullPolicy" --set image.pullPolicy=Sometimes
@@ -477,7 +507,9 @@ apply kustomize "$WORK/kustomize.yaml"
 kubectl wait --for condition=Established --timeout 60s crd/webstacks.webstack.dev crd/servicemonitors.monitoring.coreos.com >/dev/null ||
 	fail "CRDs not Established"
 can webstack-system/webstack-operator yes patch webstacks.webstack.dev --all-namespaces
-can webstack-system/webstack-operator yes update webstacks.webstack.dev --subresource status --all-namespaces
+can webstack-system/webstack-operator yes patch webstacks.webstack.dev --subresource status --all-namespaces
+can webstack-system/webstack-operator no update webstacks.webstack.dev --subresource status --all-namespaces
+can webstack-system/webstack-operator no update deployments.apps -n shop
 can webstack-system/webstack-operator yes create deployments.apps -n shop
 can webstack-system/webstack-operator yes create events.events.k8s.io -n shop
 can webstack-system/webstack-operator yes update leases.coordination.k8s.io -n webstack-system
@@ -487,15 +519,23 @@ can webstack-system/webstack-operator no delete webstacks.webstack.dev -n shop
 can webstack-system/webstack-operator no create pods -n shop
 can webstack-system/webstack-operator no get nodes
 
-for name in default all noleader nometrics; do
+for name in default all noleader nometrics watchns; do
 	ns=$(docs Deployment "$WORK/$name.yaml" | awk '/^  namespace:/ { print $2; exit }')
 	[[ -n $ns ]] || {
 		fail "$name: Deployment has no namespace"
 		continue
 	}
 	restricted_namespace "$ns"
+	if [[ $name == watchns ]]; then
+		restricted_namespace shop
+		restricted_namespace blog
+	fi
 	apply "helm $name" "$WORK/$name.yaml"
 done
+can chart-watchns/watchns-webstack-operator yes get secrets -n blog
+can chart-watchns/watchns-webstack-operator yes patch deployments.apps -n shop
+can chart-watchns/watchns-webstack-operator no get secrets -n default
+can chart-watchns/watchns-webstack-operator no list webstacks.webstack.dev --all-namespaces
 can chart-all/webstack-manager yes patch webstacks.webstack.dev --all-namespaces
 can chart-all/webstack-manager yes update leases.coordination.k8s.io -n chart-all
 can chart-noleader/noleader-webstack-operator yes patch webstacks.webstack.dev --all-namespaces

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that tests and benchmarks need: the daemons whose
-# configuration we render (haproxy, varnish, redis, postgresql), etcd for envtest,
+# configuration we render (haproxy, varnish, redis, postgresql, pgbouncer), etcd for envtest,
 # wrk for load tests and the Python stack the example app runs on.
 #
 # Idempotent: when every package is already installed it only runs dpkg-query and
@@ -26,6 +26,7 @@ PACKAGES=(
 	redis-server
 	wrk
 	postgresql-15
+	pgbouncer
 	python3-django
 	gunicorn
 	python3-celery
@@ -45,7 +46,7 @@ REAL_PACKAGES=(
 )
 
 # Services that Debian's maintainer scripts would start on install.
-SERVICES=(etcd haproxy varnish varnishncsa redis-server postgresql)
+SERVICES=(etcd haproxy varnish varnishncsa redis-server postgresql pgbouncer)
 
 if [[ ${1:-} == --real ]]; then
 	PACKAGES+=("${REAL_PACKAGES[@]}")

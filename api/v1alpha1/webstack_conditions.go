@@ -39,8 +39,27 @@ const (
 	// ReasonConnectionBudgetExceeded: database.maxConnections is below what the app and task
 	// processes can open.
 	ReasonConnectionBudgetExceeded = "ConnectionBudgetExceeded"
+	// ReasonCredentialsFailed: the credential Secrets could not be read or created, or one
+	// lacks a password key (restore it, or delete the Secret to have new passwords generated).
+	ReasonCredentialsFailed = "CredentialsFailed"
+	// ReasonMigrationJobFailed: the operator could not read or create the migration Job (or
+	// read the app Deployment to decide whether one is needed). A Job that ran and failed is
+	// ReasonMigrationFailed.
+	ReasonMigrationJobFailed = "MigrationJobFailed"
+	// ReasonRenderFailed: a component's config could not be rendered from the spec (a value
+	// the daemon's config cannot hold); the message names it.
+	ReasonRenderFailed = "RenderFailed"
+	// ReasonBuildFailed: the child objects could not be built from the spec and the rendered
+	// configs (for example a password missing from the credentials read).
+	ReasonBuildFailed = "BuildFailed"
 	// ReasonApplyFailed: the API server refused one of the child objects.
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonPruneFailed: a child of a component no longer in the spec could not be listed or
+	// deleted.
+	ReasonPruneFailed = "PruneFailed"
+	// ReasonVolumeExpansionFailed: a volume claim could not be read or grown to the size the
+	// spec asks for.
+	ReasonVolumeExpansionFailed = "VolumeExpansionFailed"
 	// ReasonAsExpected: Degraded is False, nothing needs attention.
 	ReasonAsExpected = "AsExpected"
 )

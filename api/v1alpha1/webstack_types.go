@@ -186,17 +186,47 @@ type AppSpec struct {
 	EnvFrom []corev1.EnvFromSource `json:"envFrom,omitempty"`
 
 	// healthCheckPath is the HTTP path that answers 200 when an app pod is healthy; used by
-	// the pod probes, HAProxy and Varnish. Default /healthz.
+	// the pod probes, HAProxy and Varnish. Default /healthz. It must answer 200 to the Host
+	// header the checks send: the app's headless Service name,
+	// <name>-app-headless.<namespace>.svc.<cluster domain> (e.g.
+	// shop-app-headless.web.svc.cluster.local). Add it to Django's ALLOWED_HOSTS, or serve
+	// the path before the host check (a middleware ahead of CommonMiddleware), or every
+	// check gets 400 and no pod becomes ready.
 	// +kubebuilder:default="/healthz"
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^/[A-Za-z0-9._~%!$&()*+,;=:@/-]*$`
 	// +optional
 	HealthCheckPath string `json:"healthCheckPath,omitempty"`
 
+	// securityContext sets the numeric user and group the app image runs as (app, task,
+	// beat and migration containers), for images whose user is not uid 1000. The pods keep
+	// the restricted profile: runAsNonRoot, no privilege escalation, no capabilities, a
+	// read-only root filesystem. Default uid 1000, gid 1000.
+	// +optional
+	SecurityContext *AppSecurityContext `json:"securityContext,omitempty"`
+
 	// migration runs a Job with the new image (e.g. manage.py migrate) before app pods move to
 	// a new image. Absent means no migration step.
 	// +optional
 	Migration *MigrationSpec `json:"migration,omitempty"`
+}
+
+// AppSecurityContext is the numeric user and group of the app image.
+type AppSecurityContext struct {
+	// runAsUser is the uid the app's containers run as, 1 to 2147483647 (never 0: the pods
+	// run as non-root). Default 1000.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2147483647
+	// +optional
+	RunAsUser *int64 `json:"runAsUser,omitempty"`
+
+	// runAsGroup is the gid the app's containers run as, and the pods' fsGroup, 0 to
+	// 2147483647 (0 suits images built to run as an arbitrary uid in the root group).
+	// Default: runAsUser when it is set, else 1000.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2147483647
+	// +optional
+	RunAsGroup *int64 `json:"runAsGroup,omitempty"`
 }
 
 // AutoscalingSpec scales the app on CPU utilisation.
@@ -402,9 +432,11 @@ type LoadBalancerSpec struct {
 	Algorithm LoadBalancerAlgorithm `json:"algorithm,omitempty"`
 
 	// maxConnections is the most concurrent client connections one HAProxy pod accepts,
-	// 1 to 1000000. Default 4096.
+	// 1 to 500000. Default 4096. Each connection takes two file descriptors (client and
+	// server side), and 2 x 500000 plus HAProxy's own (listeners, checks, DNS) still fits the
+	// 1,048,576 descriptors a container may open.
 	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=1000000
+	// +kubebuilder:validation:Maximum=500000
 	// +kubebuilder:default=4096
 	// +optional
 	MaxConnections int32 `json:"maxConnections,omitempty"`
@@ -419,10 +451,20 @@ type LoadBalancerSpec struct {
 	// +optional
 	Service ServiceSpec `json:"service,omitempty"`
 
-	// rateLimit limits requests per client IP.
+	// rateLimit limits requests per second and concurrent connections per client IP.
 	// +kubebuilder:default={}
 	// +optional
 	RateLimit RateLimitSpec `json:"rateLimit,omitempty"`
+
+	// maxRequestBodySize is the largest request body HAProxy passes to the app (a quantity
+	// of bytes, 1Ki to 64Gi); a request whose Content-Length is larger gets 413. Default
+	// 100Mi. HAProxy also waits for the first 16 KiB of every body before it picks an app
+	// pod, so that slow clients do not hold gunicorn workers; a chunked body without
+	// Content-Length is bounded only by the app (e.g. Django's DATA_UPLOAD_MAX_MEMORY_SIZE).
+	// +kubebuilder:default="100Mi"
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Ki')) >= 0 && quantity(string(self)).compareTo(quantity('64Gi')) <= 0",message="loadBalancer.maxRequestBodySize must be between 1Ki and 64Gi, e.g. 100Mi"
+	// +optional
+	MaxRequestBodySize *resource.Quantity `json:"maxRequestBodySize,omitempty"`
 
 	// resources are the CPU and memory of each HAProxy container. When absent the operator
 	// uses cpu 500m and memory 256Mi.
@@ -431,38 +473,49 @@ type LoadBalancerSpec struct {
 	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
 }
 
-// TimeoutsSpec are HAProxy timeouts, each a positive Go duration string ("5s", "2m").
+// TimeoutsSpec are HAProxy timeouts, each a positive Go duration string ("5s", "2m") of at
+// most 24h: HAProxy's timers hold at most 2147483647 ms (24.8 days), and the operator adds
+// server and queue up (the cache backend's timeout, Varnish's first-byte timeout, the pods'
+// termination grace period).
 type TimeoutsSpec struct {
-	// connect is how long HAProxy waits to connect to a server. Default 5s.
+	// connect is how long HAProxy waits to connect to a server, up to 24h. Default 5s.
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeouts.connect must be a positive duration such as 5s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="timeouts.connect must be at most 24h: HAProxy's timers overflow past 24.8 days (and server + queue is added up for the cache and the grace period); use a shorter duration"
 	// +optional
 	Connect *metav1.Duration `json:"connect,omitempty"`
 
-	// client is how long a client may stay inactive. Default 30s.
+	// client is how long a client may stay inactive, up to 24h. Default 30s.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeouts.client must be a positive duration such as 30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="timeouts.client must be at most 24h: HAProxy's timers overflow past 24.8 days (and server + queue is added up for the cache and the grace period); use a shorter duration"
 	// +optional
 	Client *metav1.Duration `json:"client,omitempty"`
 
-	// server is how long an app pod may take to answer. Default 30s.
+	// server is how long an app pod may take to answer, up to 24h. Default 30s.
 	// +kubebuilder:default="30s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeouts.server must be a positive duration such as 30s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="timeouts.server must be at most 24h: HAProxy's timers overflow past 24.8 days (and server + queue is added up for the cache and the grace period); use a shorter duration"
 	// +optional
 	Server *metav1.Duration `json:"server,omitempty"`
 
 	// queue is how long a request may wait in HAProxy's queue for a free app worker before
-	// it gets a 503. Default 10s.
+	// it gets a 503, up to 24h. Default 10s.
 	// +kubebuilder:default="10s"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeouts.queue must be a positive duration such as 10s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('24h')",message="timeouts.queue must be at most 24h: HAProxy's timers overflow past 24.8 days (and server + queue is added up for the cache and the grace period); use a shorter duration"
 	// +optional
 	Queue *metav1.Duration `json:"queue,omitempty"`
 }
@@ -485,13 +538,39 @@ type ServiceSpec struct {
 	// +optional
 	Port int32 `json:"port,omitempty"`
 
+	// proxyProtocol says whether the load balancer in front of the Service sends the PROXY
+	// protocol: None (default) or Required. Required makes HAProxy expect a PROXY protocol
+	// header (v1 or v2) on every public connection and take the client's address from it,
+	// so that logs, X-Forwarded-For and the per-client limits see the real client; turn it
+	// on in the load balancer too (e.g. with a Service annotation), or every request fails.
+	// Without it, NodePort and LoadBalancer Services keep the client's address with
+	// externalTrafficPolicy Local.
+	// +kubebuilder:default=None
+	// +optional
+	ProxyProtocol ProxyProtocol `json:"proxyProtocol,omitempty"`
+
 	// annotations are added to the Service (e.g. for a cloud load balancer), at most 64.
+	// Keys are Kubernetes qualified names (an optional DNS-subdomain prefix of at most 253
+	// characters and "/", then a name of at most 63 characters: letters, digits, '-', '_'
+	// and '.', starting and ending with a letter or digit); values at most 4096 characters.
 	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 317 && k.indexOf('/') <= 253 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",message="loadBalancer.service.annotations keys must be qualified names such as example.com/my-key (a DNS-subdomain prefix, '/', and a name of at most 63 letters, digits, '-', '_' or '.'); fix the key"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(self[k]) <= 4096)",message="loadBalancer.service.annotations values must be at most 4096 characters; shorten the value"
 	// +optional
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// RateLimitSpec limits requests per client IP.
+// ProxyProtocol is whether HAProxy's public listener expects the PROXY protocol.
+// +kubebuilder:validation:Enum=None;Required
+type ProxyProtocol string
+
+// PROXY protocol modes.
+const (
+	ProxyProtocolNone     ProxyProtocol = "None"
+	ProxyProtocolRequired ProxyProtocol = "Required"
+)
+
+// RateLimitSpec limits requests and connections per client IP.
 type RateLimitSpec struct {
 	// requestsPerSecond is the most requests per second one client IP may send; past it
 	// HAProxy answers 429. 0 turns the limit off. Default 0.
@@ -500,6 +579,16 @@ type RateLimitSpec struct {
 	// +kubebuilder:default=0
 	// +optional
 	RequestsPerSecond int32 `json:"requestsPerSecond,omitempty"`
+
+	// connectionsPerClient is the most connections one client IP may hold open at once to
+	// one HAProxy pod, 0 to 500000; past it new connections are closed at once. 0 turns the
+	// cap off. Default 500. Behind a proxy in the cluster (an Ingress controller) every
+	// request comes from the proxy's address: raise it or set 0 there.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=500000
+	// +kubebuilder:default=500
+	// +optional
+	ConnectionsPerClient *int32 `json:"connectionsPerClient,omitempty"`
 }
 
 // CacheSpec is Varnish.
@@ -525,18 +614,22 @@ type CacheSpec struct {
 	Replicas int32 `json:"replicas,omitempty"`
 
 	// defaultTTL is how long a cacheable response without a matching rule is kept, a
-	// non-negative duration. Default 2m.
+	// non-negative duration of at most 8760h (a year). Default 2m.
 	// +kubebuilder:default="2m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8760h')",message="cache.defaultTTL must be at most 8760h (a year); use a shorter duration"
 	// +optional
 	DefaultTTL *metav1.Duration `json:"defaultTTL,omitempty"`
 
 	// grace is how long a stale object may still be served while a fresh one is fetched
-	// (or while the app is down), a non-negative duration. Default 1h.
+	// (or while the app is down), a non-negative duration of at most 8760h (a year). Default 1h.
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8760h')",message="cache.grace must be at most 8760h (a year); use a shorter duration"
 	// +optional
 	Grace *metav1.Duration `json:"grace,omitempty"`
 
@@ -565,17 +658,24 @@ type CacheRule struct {
 	// +optional
 	PathPrefix string `json:"pathPrefix,omitempty"`
 
-	// pathRegex matches request paths (and query) with a regular expression (PCRE, as in VCL),
-	// e.g. ^/api/. Must not contain double quotes or control characters.
+	// pathRegex matches request paths (and query) with a regular expression (PCRE2, as in
+	// VCL), e.g. ^/api/, at most 512 characters. Must not contain double quotes or control
+	// characters, nor end in an unescaped backslash. The operator accepts the common PCRE2
+	// syntax (classes, groups, (?:...), lookahead, (?i), anchors, quantifiers, \d \w \s \b
+	// and escaped punctuation) and refuses the rest with a message naming the rule, so that
+	// Varnish never gets a VCL it cannot compile.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:Pattern=`^[^"\x00-\x1f\x7f]+$`
+	// +kubebuilder:validation:XValidation:rule=`!self.matches('(^|[^\\\\])(\\\\\\\\)*\\\\$')`,message="cache.rules[].pathRegex must not end in an unescaped backslash: escape it as \\\\ or remove it"
 	// +optional
 	PathRegex string `json:"pathRegex,omitempty"`
 
-	// ttl is how long matching responses are cached, a non-negative duration such as 24h.
+	// ttl is how long matching responses are cached, a non-negative duration such as 24h, at most 8760h (a year).
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8760h')",message="cache.rules[].ttl must be at most 8760h (a year); use a shorter duration"
 	// +optional
 	TTL *metav1.Duration `json:"ttl,omitempty"`
 
@@ -630,10 +730,12 @@ type RedisSpec struct {
 	Persistence RedisPersistence `json:"persistence,omitempty"`
 
 	// defaultTTL is the cache timeout handed to the app (CACHE_DEFAULT_TIMEOUT), a
-	// non-negative duration. Default 5m.
+	// non-negative duration of at most 8760h (a year). Default 5m.
 	// +kubebuilder:default="5m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$`
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="duration(self) <= duration('8760h')",message="redis.defaultTTL must be at most 8760h (a year); use a shorter duration"
 	// +optional
 	DefaultTTL *metav1.Duration `json:"defaultTTL,omitempty"`
 
@@ -669,22 +771,27 @@ const (
 type ParameterValue string
 
 // DatabaseSpec is PostgreSQL.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.image) || !has(self.version) || !self.image.matches('^(docker[.]io/)?(library/)?postgres:[0-9]+([.-][-._a-zA-Z0-9]*)?(@.*)?$') || self.image.find('postgres:[0-9]+') == 'postgres:' + self.version",message="database.image is an official postgres image of another major version than database.version: use a postgres:<version>.x image or set database.version to the image's major version"
 type DatabaseSpec struct {
 	// enabled deploys PostgreSQL. Default true.
 	// +kubebuilder:default=true
 	// +optional
 	Enabled *bool `json:"enabled,omitempty"`
 
-	// image is the PostgreSQL image. Default: the pinned official image of version
-	// (postgres:15.10, postgres:16.6 or postgres:17.2).
+	// image is the PostgreSQL image, at most 512 characters. Default: the pinned official
+	// image of version (postgres:15.10, postgres:16.6 or postgres:17.2). An official image
+	// (postgres:<major>...) must be of version's major version.
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Image string `json:"image,omitempty"`
 
-	// version is the PostgreSQL major version: "15", "16" or "17". It may be raised but
-	// never lowered. Default "16".
+	// version is the PostgreSQL major version: "15", "16" or "17". Default "16". It cannot
+	// change once the WebStack exists: PostgreSQL does not start on the data files of another
+	// major version. To move to another version, dump the database (pg_dump) and restore it
+	// into a new WebStack with the new version.
 	// +kubebuilder:default="16"
-	// +kubebuilder:validation:XValidation:rule="int(self) >= int(oldSelf)",message="database.version cannot be lowered: PostgreSQL data files cannot be downgraded; set it back to at least the previous version"
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="database.version cannot change: PostgreSQL does not start on data files of another major version; set it back, then pg_dump the database and restore it into a new WebStack with the new version (in-place upgrades are not supported yet)"
 	// +optional
 	Version PostgresVersion `json:"version,omitempty"`
 
@@ -694,30 +801,39 @@ type DatabaseSpec struct {
 	Storage DatabaseStorageSpec `json:"storage,omitempty"`
 
 	// maxConnections is PostgreSQL's max_connections, 0 to 100000. Absent or 0 means derived
-	// from every app and task process (see status.tuning.database.maxConnections); a value
-	// below that budget is kept but reported as Degraded.
+	// (see status.tuning.database.maxConnections): with pooling, from the pooler's server
+	// pools; with pooling.mode None, from every app and task process. A value below that
+	// budget is kept but reported as Degraded.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100000
 	// +optional
 	MaxConnections int32 `json:"maxConnections,omitempty"`
 
 	// extensions are created in the app database, e.g. [pg_trgm, btree_gin], at most 32,
-	// each matching ^[a-z0-9_]+$.
+	// each at most 63 characters matching ^[a-z_][a-z0-9_]*$.
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=63
-	// +kubebuilder:validation:items:Pattern=`^[a-z0-9_]+$`
+	// +kubebuilder:validation:items:Pattern=`^[a-z_][a-z0-9_]*$`
 	// +listType=set
 	// +optional
 	Extensions []string `json:"extensions,omitempty"`
 
 	// parameters are postgresql.conf overrides, e.g. {random_page_cost: "1.1"}, at most 64,
-	// applied after the operator's own settings. Keys the operator owns cannot be set:
-	// listen_addresses, port, data_directory, hba_file, ident_file, config_file,
-	// unix_socket_directories, max_connections (use maxConnections), shared_buffers (set the
-	// memory in resources instead).
+	// applied after the operator's own settings. Each key is a parameter name of at most 63
+	// characters matching ^[a-z_][a-z0-9_]*([.][a-z_][a-z0-9_]*)*$ (custom ones dotted), each
+	// value at most 256 characters without control characters.
+	//
+	// These keys cannot be set, because the operator owns them or because they would let a
+	// WebStack read or run files, or weaken the server's security: include, include_dir,
+	// include_if_exists, listen_addresses, port, data_directory, hba_file, ident_file,
+	// config_file, external_pid_file, dynamic_library_path, krb_server_keyfile,
+	// password_encryption, max_connections (use maxConnections), shared_buffers (set the
+	// memory in resources instead), and every key that starts with ssl, archive_ or
+	// unix_socket_, or ends in _command or _preload_libraries (restore_command,
+	// shared_preload_libraries, ...).
 	// +kubebuilder:validation:MaxProperties=64
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[a-z][a-z0-9_.]*$') && size(k) <= 63)",message="database.parameters keys must be PostgreSQL parameter names (lowercase letters, digits, '_' and '.')"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['listen_addresses', 'port', 'data_directory', 'hba_file', 'ident_file', 'config_file', 'unix_socket_directories', 'max_connections', 'shared_buffers']))",message="database.parameters may not set listen_addresses, port, data_directory, hba_file, ident_file, config_file, unix_socket_directories, max_connections or shared_buffers: the operator owns them; use database.maxConnections or database.resources instead"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z_][a-z0-9_]*([.][a-z_][a-z0-9_]*)*$'))",message="database.parameters keys must be PostgreSQL parameter names of at most 63 characters: lowercase letters, digits and '_', dotted parts for custom parameters (e.g. random_page_cost, auto_explain.log_min_duration)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['include', 'include_dir', 'include_if_exists', 'listen_addresses', 'port', 'data_directory', 'hba_file', 'ident_file', 'config_file', 'external_pid_file', 'dynamic_library_path', 'krb_server_keyfile', 'password_encryption', 'max_connections', 'shared_buffers'] || k.startsWith('ssl') || k.startsWith('archive_') || k.startsWith('unix_socket_') || k.endsWith('_command') || k.endsWith('_preload_libraries')))",message="database.parameters may not set include*, listen_addresses, port, data_directory, hba_file, ident_file, config_file, external_pid_file, dynamic_library_path, krb_server_keyfile, password_encryption, max_connections, shared_buffers, ssl*, archive_*, unix_socket_*, *_command or *_preload_libraries: the operator owns them or they reach outside the database; remove the key (use database.maxConnections or database.resources for connections and memory)"
 	// +optional
 	Parameters map[string]ParameterValue `json:"parameters,omitempty"`
 
@@ -733,6 +849,12 @@ type DatabaseSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !has(self.requests) || !('memory' in self.limits) || !('memory' in self.requests) || quantity(string(self.limits['memory'])).compareTo(quantity(string(self.requests['memory']))) >= 0",message="resources.limits.memory must not be below resources.requests.memory: raise the limit or lower the request"
 	// +optional
 	Resources corev1.ResourceRequirements `json:"resources,omitempty,omitzero"`
+
+	// pooling is PgBouncer between the app and PostgreSQL: mode Transaction (the default),
+	// Session or None. See PoolingSpec.
+	// +kubebuilder:default={}
+	// +optional
+	Pooling PoolingSpec `json:"pooling,omitempty"`
 }
 
 // WebStackStatus is what the operator observed and derived.
@@ -816,6 +938,9 @@ type TuningStatus struct {
 	// database is the derived PostgreSQL sizing; absent when the database is disabled.
 	// +optional
 	Database *DatabaseTuning `json:"database,omitempty"`
+	// pooler is the derived PgBouncer sizing; absent without a pooler.
+	// +optional
+	Pooler *PoolerTuning `json:"pooler,omitempty"`
 	// redis is the derived cache Redis sizing; absent when redis is disabled.
 	// +optional
 	Redis *RedisTuning `json:"redis,omitempty"`

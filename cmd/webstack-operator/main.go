@@ -1,5 +1,6 @@
 // Command webstack-operator runs the WebStack controller manager (the default) and offers
-// the `tune` and `render` subcommands, which show what the operator derives from a manifest.
+// the `tune` and `render` subcommands, which show what the operator derives from a manifest,
+// and `agent`, the in-pod helper that applies config changes without restarting a daemon.
 package main
 
 import (
@@ -16,6 +17,8 @@ Usage:
                                             print every derived number with its explanation
   webstack-operator render -f FILE [--configs DIR]
                                             print the child objects, or write the config files
+  webstack-operator agent varnish|haproxy|redis|postgres|secret [flags]
+                                            the in-pod agent that applies config changes in place
 
 Run "webstack-operator COMMAND -h" for the flags of a command.
 `
@@ -38,6 +41,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runTune(rest, stdout, stderr)
 	case "render":
 		err = runRender(rest, stdout, stderr)
+	case "agent":
+		err = runAgent(rest, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

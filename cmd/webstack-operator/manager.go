@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
@@ -47,7 +49,12 @@ type managerOptions struct {
 	clusterDomain string
 	workers       int
 	pprofAddr     string
-	zap           zap.Options
+	// agentImage is the in-pod agent's image (stack.Options.AgentImage): the chart passes
+	// the operator's own image and tag.
+	agentImage string
+	// watchNamespaces limits the operator to these namespaces; none: every namespace.
+	watchNamespaces []string
+	zap             zap.Options
 }
 
 func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) {
@@ -61,12 +68,26 @@ func parseManagerFlags(args []string, stderr io.Writer) (managerOptions, error) 
 	fs.StringVar(&o.clusterDomain, "cluster-domain", stack.DefaultClusterDomain, "the cluster's DNS domain, for the Service names HAProxy and Varnish resolve")
 	fs.IntVar(&o.workers, "max-concurrent-reconciles", 4, "WebStacks reconciled at once (one WebStack is never reconciled twice at the same time)")
 	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of the pprof endpoint; 0 disables it")
+	fs.StringVar(&o.agentImage, "agent-image", "", "image of the in-pod agent beside Varnish, HAProxy and the cache Redis that applies config changes without restarting them: the operator's own image and tag (the chart's default); empty runs no agent, and every config change rolls the pods")
+	watch := fs.String("watch-namespaces", "", "comma-separated namespaces the operator watches and manages WebStacks in; empty: every namespace (needs the cluster-wide role; with a list, namespaced Roles are enough)")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	for _, ns := range strings.Split(*watch, ",") {
+		if ns = strings.TrimSpace(ns); ns == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return o, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		o.watchNamespaces = append(o.watchNamespaces, ns)
+	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %v", fs.Args())
+	}
+	if strings.ContainsAny(o.agentImage, " \t\r\n") {
+		return o, fmt.Errorf("--agent-image %q is not an image reference", o.agentImage)
 	}
 	if o.workers < 1 {
 		return o, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", o.workers)
@@ -102,12 +123,12 @@ func runManager(args []string, stderr io.Writer) error {
 		LeaderElectionID:       "webstack-operator.webstack.dev",
 		PprofBindAddress:       o.pprofAddr,
 		Controller:             config.Controller{MaxConcurrentReconciles: o.workers},
-		Cache:                  controllers.CacheOptions(),
+		Cache:                  controllers.CacheOptions(o.watchNamespaces...),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{SkipUnchanged: o.skipUnchanged, ClusterDomain: o.clusterDomain}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{SkipUnchanged: o.skipUnchanged, ClusterDomain: o.clusterDomain, AgentImage: o.agentImage}); err != nil {
 		return fmt.Errorf("setting up the WebStack controller: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -116,7 +137,7 @@ func runManager(args []string, stderr io.Writer) error {
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding readiness check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "metrics", o.metricsAddr, "probes", o.probeAddr, "leaderElect", o.leaderElect)
+	ctrl.Log.WithName("setup").Info("starting manager", "metrics", o.metricsAddr, "probes", o.probeAddr, "leaderElect", o.leaderElect, "watchNamespaces", o.watchNamespaces, "agentImage", o.agentImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,24 +17,29 @@ func TestManagerFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.metricsAddr != ":8080" || o.probeAddr != ":8081" || o.leaderElect || !o.skipUnchanged ||
-		o.workers != 4 || o.pprofAddr != "0" || o.clusterDomain != "cluster.local" {
+		o.workers != 4 || o.pprofAddr != "0" || o.clusterDomain != "cluster.local" || o.watchNamespaces != nil || o.agentImage != "" {
 		t.Errorf("defaults: %+v", o)
 	}
-	o, err = parseManagerFlags([]string{"--metrics-bind-address=0", "--leader-elect", "--max-concurrent-reconciles=8", "--skip-unchanged=false", "--cluster-domain=corp.example"}, io.Discard)
+	o, err = parseManagerFlags([]string{"--metrics-bind-address=0", "--leader-elect", "--max-concurrent-reconciles=8", "--skip-unchanged=false", "--cluster-domain=corp.example",
+		"--watch-namespaces=shop, blog,", "--agent-image=ghcr.io/webstack-dev/webstack-operator:0.2.0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.metricsAddr != "0" || !o.leaderElect || o.workers != 8 || o.skipUnchanged || o.clusterDomain != "corp.example" {
+	if o.metricsAddr != "0" || !o.leaderElect || o.workers != 8 || o.skipUnchanged || o.clusterDomain != "corp.example" ||
+		!slices.Equal(o.watchNamespaces, []string{"shop", "blog"}) || o.agentImage != "ghcr.io/webstack-dev/webstack-operator:0.2.0" {
 		t.Errorf("parsed: %+v", o)
 	}
 	for name, args := range map[string][]string{
-		"no workers":   {"--max-concurrent-reconciles=0"},
-		"unknown flag": {"--nope"},
-		"argument":     {"extra"},
+		"no workers":    {"--max-concurrent-reconciles=0"},
+		"bad namespace": {"--watch-namespaces=shop,Not_A_Namespace"},
+		"unknown flag":  {"--nope"},
+		"argument":      {"extra"},
+		"agent image":   {"--agent-image=not an image"},
 	} {
 		if _, err := parseManagerFlags(args, io.Discard); err == nil {
 			t.Errorf("%s: %v accepted", name, args)
-		} else if name == "no workers" && !strings.Contains(err.Error(), "--max-concurrent-reconciles") {
+		} else if name == "no workers" && !strings.Contains(err.Error(), "--max-concurrent-reconciles") ||
+			name == "bad namespace" && !strings.Contains(err.Error(), `--watch-namespaces: "Not_A_Namespace"`) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -66,7 +66,7 @@ func TestRenderWritesTheConfigsWithDNSNames(t *testing.T) {
 		t.Fatalf("exit code %d: %s", code, stderr)
 	}
 	files := readDir(t, dir)
-	want := []string{"broker.conf", "default.vcl", "haproxy.cfg", "init.sql", "pg_hba.conf", "postgresql.conf", "redis.conf", "varnishd.args"}
+	want := []string{"broker.conf", "default.vcl", "haproxy.cfg", "init.sql", "pg_hba.conf", "pgbouncer.ini", "postgresql.conf", "redis.conf", "varnishd.args"}
 	if got := names(files); !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
@@ -75,7 +75,7 @@ func TestRenderWritesTheConfigsWithDNSNames(t *testing.T) {
 	}
 	// The sample has no namespace: "default".
 	for file, want := range map[string]string{
-		"haproxy.cfg":   "server-template app 1-10 shop-full-app-headless.default.svc.cluster.local:8000 ",
+		"haproxy.cfg":   "server-template app 1-16 shop-full-app-headless.default.svc.cluster.local:8000 ",
 		"default.vcl":   `.host = "shop-full-loadbalancer-app.default.svc.cluster.local";`,
 		"varnishd.args": "-f\n/etc/varnish/default.vcl\n",
 	} {
@@ -112,7 +112,7 @@ func TestRenderWritesNoFilesForDisabledComponents(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit code %d: %s", code, stderr)
 	}
-	want := []string{"haproxy.cfg", "init.sql", "pg_hba.conf", "postgresql.conf"}
+	want := []string{"haproxy.cfg", "init.sql", "pg_hba.conf", "pgbouncer.ini", "postgresql.conf"}
 	if got := names(readDir(t, dir)); !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
@@ -220,17 +220,19 @@ func TestRenderPrintsObjects(t *testing.T) {
 			}
 		}
 	}
-	// The full sample: autoscaled app, tasks with beat, cache, RDB redis, database, migration.
+	// The full sample: autoscaled app, tasks with beat, cache, RDB redis, database with the
+	// pooler, migration.
 	want := map[string]int{
-		"Deployment": 5, "StatefulSet": 3, "Service": 8, "ConfigMap": 5, "Secret": 4,
-		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 4, "NetworkPolicy": 7, "Job": 1,
+		"Deployment": 6, "StatefulSet": 3, "Service": 9, "ConfigMap": 6, "Secret": 5,
+		"HorizontalPodAutoscaler": 1, "PodDisruptionBudget": 5, "NetworkPolicy": 8, "Job": 1,
 	}
 	for k, n := range want {
 		if kinds[k] != n {
 			t.Errorf("%d %s objects, want %d (all kinds: %v)", kinds[k], k, n, kinds)
 		}
 	}
-	if !strings.Contains(stdout, "postgres://app:GENERATED_PASSWORD@shop-full-database.default.svc:5432/app") {
+	if !strings.Contains(stdout, "postgres://app:GENERATED_PASSWORD@shop-full-pooler.default.svc:5432/app") ||
+		!strings.Contains(stdout, "postgres://app:GENERATED_PASSWORD@shop-full-database.default.svc:5432/app") {
 		t.Errorf("DATABASE_URL does not show the placeholder password")
 	}
 }

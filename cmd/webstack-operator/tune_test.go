@@ -48,14 +48,19 @@ func TestTuneYAML(t *testing.T) {
   database:
     effectiveCacheSize: 768Mi
     maintenanceWorkMem: 64Mi
-    maxConnections: 42
+    maxConnections: 22
     sharedBuffers: 256Mi
-    workMem: 6Mi
+    workMem: 11Mi
   loadBalancer:
     maxConnections: 4096
     serverMaxConnections: 2
-    serverSlots: 10
+    serverSlots: 16
     threads: 1
+  pooler:
+    maxClientConnections: 100
+    poolSize: 3
+    replicas: 2
+    reservePoolSize: 1
   redis:
     maxMemory: 192Mi
     maxMemoryPolicy: allkeys-lru
@@ -88,7 +93,7 @@ func TestTuneJSON(t *testing.T) {
 		App:          v1alpha1.AppTuning{WorkersPerPod: 5, ThreadsPerWorker: 2, MaxPods: 4, TerminationGracePeriodSeconds: 45},
 		Database:     &v1alpha1.DatabaseTuning{MaxConnections: 40, SharedBuffers: "512Mi", EffectiveCacheSize: "1536Mi", WorkMem: "12Mi", MaintenanceWorkMem: "128Mi"},
 		Redis:        &v1alpha1.RedisTuning{MaxMemory: "192Mi", MaxMemoryPolicy: "allkeys-lru"},
-		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 5, ServerSlots: 4},
+		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 5, ServerSlots: 8},
 		Warnings: []string{"database.maxConnections 40 is below the connection budget 50 (app 4 pods x 5 workers x 2 threads + 10 reserved): " +
 			"some app or task processes may fail to connect; raise it to at least 50, or remove it to derive it"},
 	}
@@ -107,7 +112,8 @@ func TestTuneTable(t *testing.T) {
 			file: "issue-example.yaml", golden: "issue-example.txt",
 			lines: []string{
 				"PATH                               VALUE        EXPLANATION",
-				"database.maxConnections            42           app 10 pods x 3 workers x 1 threads + tasks 2 pods x concurrency 1 + beat 0 + 10 reserved = 42 (reserved: 3 superuser, the migration Job, admin and monitoring sessions)",
+				"database.maxConnections            22           pooler (2 replicas + 1 rollout surge) x (pool 3 + reserve 1) + 10 reserved = 22 (reserved: 3 superuser, the migration Job, admin and monitoring sessions)",
+				"pooler.maxClientConnections        100          max(100, 2 x client budget 32) = 100 per pooler pod (every client may land on one pod); client budget: app 10 pods x 3 workers x 1 threads + tasks 2 pods x concurrency 1 + beat 0",
 			},
 		},
 		"warnings follow the table": {
@@ -166,8 +172,8 @@ func TestTuneStdin(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit code %d, stderr %q", code, stderr)
 	}
-	if !strings.Contains(stdout, "    maxConnections: 42\n") {
-		t.Errorf("stdout does not show maxConnections 42:\n%s", stdout)
+	if !strings.Contains(stdout, "    maxConnections: 22\n") {
+		t.Errorf("stdout does not show maxConnections 22:\n%s", stdout)
 	}
 }
 

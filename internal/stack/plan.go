@@ -33,6 +33,10 @@ type Options struct {
 	// WithoutApp leaves the app, task and beat workloads out of the plan: a new stack whose
 	// first migration has not succeeded yet has none (its database schema does not exist).
 	WithoutApp bool
+	// AgentImage is the image of the in-pod agent that applies config changes in place
+	// beside Varnish, HAProxy and the cache Redis: the operator's own (the manager's
+	// --agent-image). Empty means no agent: every config change rolls the pods.
+	AgentImage string
 }
 
 // Plan is everything one WebStack needs, derived without I/O: the numbers, the configs,
@@ -89,7 +93,13 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 	}
 	p := &Plan{Tuning: tuning.For(ws), Credentials: resources.CredentialSecrets(ws), Components: components(ws)}
 
-	configs, err := render.Render(ws, p.Tuning, discovery(ws, o), o.Render)
+	d := discovery(ws, o)
+	r := o.Render
+	if o.AgentImage != "" && r.VarnishAdmin == "" {
+		// The agent loads new VCL through varnishd's admin CLI.
+		r.VarnishAdmin, r.VarnishSecret = render.VarnishAdminAddress, render.VarnishSecretPath
+	}
+	configs, err := render.Render(ws, p.Tuning, d, r)
 	if err != nil {
 		return p, &BuildError{Step: StepRender, Err: fmt.Errorf("rendering configs: %w", err)}
 	}
@@ -102,6 +112,8 @@ func Build(ws *v1alpha1.WebStack, o Options) (*Plan, error) {
 		Credentials: o.Credentials,
 		AppImage:    o.AppImage,
 		WithoutApp:  o.WithoutApp,
+		AgentImage:  o.AgentImage,
+		HealthHost:  d.HealthHost(),
 	}
 	if in.AppImage == "" {
 		in.AppImage = ws.Spec.App.Image
@@ -132,7 +144,7 @@ type BuildError struct {
 func (e *BuildError) Error() string { return e.Err.Error() }
 func (e *BuildError) Unwrap() error { return e.Err }
 
-// discovery is how HAProxy and Varnish find their servers: o.Static, else the cluster's
+// discovery is how HAProxy, Varnish and PgBouncer find their servers: o.Static, else the cluster's
 // DNS. HAProxy's resolvers and Varnish's backend lookup do not apply the pod's DNS search
 // path, so the names are fully qualified with the cluster's domain.
 func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
@@ -148,6 +160,7 @@ func discovery(ws *v1alpha1.WebStack, o Options) render.Discovery {
 		AppHost:         fqdn(resources.AppHeadlessName(ws)),
 		CacheHost:       fqdn(resources.CacheHeadlessName(ws)),
 		AppListenerHost: fqdn(resources.LoadBalancerAppName(ws)),
+		DatabaseHost:    fqdn(resources.DatabaseName(ws)),
 	}}
 }
 
@@ -180,9 +193,13 @@ func components(ws *v1alpha1.WebStack) []Component {
 			tasks = append(tasks, deployment(resources.BeatName(ws), resources.ComponentBeat))
 		}
 	}
+	// The pooler is part of the database as the app sees it: DatabaseReady covers both.
+	database := []Workload{statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)}
+	if s.Database.IsPooled() {
+		database = append(database, deployment(resources.PoolerName(ws), resources.ComponentPooler))
+	}
 	return []Component{
-		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(),
-			statefulSet(resources.DatabaseName(ws), resources.ComponentDatabase)),
+		component(v1alpha1.ConditionDatabaseReady, "database.enabled: false", s.Database.IsEnabled(), database...),
 		component(v1alpha1.ConditionRedisReady, "redis.enabled: false", s.Redis.IsEnabled(), redis),
 		component(v1alpha1.ConditionAppReady, "", true, deployment(resources.AppName(ws), resources.ComponentApp)),
 		component(v1alpha1.ConditionTasksReady, "spec.tasks being absent", s.Tasks != nil, tasks...),

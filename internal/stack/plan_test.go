@@ -3,11 +3,13 @@ package stack
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
@@ -34,11 +36,13 @@ func TestDiscovery(t *testing.T) {
 			AppHost:         "shop-app-headless.shop-ns.svc.cluster.local",
 			CacheHost:       "shop-cache-headless.shop-ns.svc.cluster.local",
 			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.cluster.local",
+			DatabaseHost:    "shop-database.shop-ns.svc.cluster.local",
 		},
 		"corp.example": {
 			AppHost:         "shop-app-headless.shop-ns.svc.corp.example",
 			CacheHost:       "shop-cache-headless.shop-ns.svc.corp.example",
 			AppListenerHost: "shop-loadbalancer-app.shop-ns.svc.corp.example",
+			DatabaseHost:    "shop-database.shop-ns.svc.corp.example",
 		},
 	} {
 		d := discovery(defaulted(t), Options{ClusterDomain: domain})
@@ -74,10 +78,11 @@ func TestBuild(t *testing.T) {
 		components map[string][]string // condition -> workloads (Kind/name); nil = disabled
 	}{
 		"defaults": {
-			want:   []string{"Deployment/shop-app", "Deployment/shop-cache", "Deployment/shop-loadbalancer", "StatefulSet/shop-database", "Deployment/shop-redis", "Secret/shop-connection"},
+			want: []string{"Deployment/shop-app", "Deployment/shop-cache", "Deployment/shop-loadbalancer", "StatefulSet/shop-database",
+				"Deployment/shop-pooler", "Secret/shop-pooler-auth", "Deployment/shop-redis", "Secret/shop-connection"},
 			absent: []string{"Deployment/shop-tasks", "Job/" + "shop-migrate"},
 			components: map[string][]string{
-				v1alpha1.ConditionDatabaseReady:     {"StatefulSet/shop-database"},
+				v1alpha1.ConditionDatabaseReady:     {"StatefulSet/shop-database", "Deployment/shop-pooler"},
 				v1alpha1.ConditionRedisReady:        {"Deployment/shop-redis"},
 				v1alpha1.ConditionAppReady:          {"Deployment/shop-app"},
 				v1alpha1.ConditionTasksReady:        nil,
@@ -94,6 +99,14 @@ func TestBuild(t *testing.T) {
 			components: map[string][]string{
 				v1alpha1.ConditionAppReady:   {"Deployment/shop-app"},
 				v1alpha1.ConditionTasksReady: {"Deployment/shop-tasks", "StatefulSet/shop-broker", "Deployment/shop-beat"},
+			},
+		},
+		"pooling None: no pooler": {
+			opts:   []testutil.Option{testutil.WithPooling(v1alpha1.PoolingNone)},
+			want:   []string{"StatefulSet/shop-database"},
+			absent: []string{"Deployment/shop-pooler", "Secret/shop-pooler-auth", "Service/shop-pooler"},
+			components: map[string][]string{
+				v1alpha1.ConditionDatabaseReady: {"StatefulSet/shop-database"},
 			},
 		},
 		"everything off but the app and HAProxy": {
@@ -246,5 +259,53 @@ func TestBuildIsDeterministic(t *testing.T) {
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Error("two builds of the same input differ")
+	}
+}
+
+// TestBuildWithTheAgent: an agent image gives varnishd its admin CLI and every in-place
+// component its agent; without one, neither (every change rolls, as before the agent).
+func TestBuildWithTheAgent(t *testing.T) {
+	ws := defaulted(t)
+	cases := map[string]struct {
+		image     string
+		adminCLI  bool
+		agentPods int
+	}{
+		"with an agent image": {image: "ghcr.io/webstack-dev/webstack-operator:1.0", adminCLI: true, agentPods: 4},
+		"without":             {},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			p, err := Build(ws, Options{Credentials: testCredentials, AgentImage: tc.image})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(p.Configs.VarnishArgs, "-T"); got != tc.adminCLI {
+				t.Errorf("varnishd args %q: admin CLI %t, want %t", p.Configs.VarnishArgs, got, tc.adminCLI)
+			}
+			agents := 0
+			for _, o := range p.Objects {
+				var spec *corev1.PodSpec
+				switch w := o.(type) {
+				case *appsv1.Deployment:
+					spec = &w.Spec.Template.Spec
+				case *appsv1.StatefulSet:
+					spec = &w.Spec.Template.Spec
+				default:
+					continue
+				}
+				for _, c := range spec.Containers {
+					if c.Name == resources.AgentContainerName {
+						agents++
+						if c.Image != tc.image {
+							t.Errorf("%s: agent image %q, want %q", o.GetName(), c.Image, tc.image)
+						}
+					}
+				}
+			}
+			if agents != tc.agentPods {
+				t.Errorf("%d workloads with an agent, want %d (Varnish, HAProxy, the cache Redis, PostgreSQL)", agents, tc.agentPods)
+			}
+		})
 	}
 }

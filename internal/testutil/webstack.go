@@ -71,6 +71,11 @@ func WithoutRedis() Option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Redis.Enabled = ptr.To(false) }
 }
 
+// WithPooling sets database.pooling.mode (Transaction, Session or None).
+func WithPooling(mode v1alpha1.PoolingMode) Option {
+	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Pooling.Mode = mode }
+}
+
 // WithoutDatabase disables PostgreSQL.
 func WithoutDatabase() Option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Enabled = ptr.To(false) }

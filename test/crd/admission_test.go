@@ -204,7 +204,7 @@ var _ = Describe("updates", func() {
 	for _, c := range mustLoad("transitions") {
 		rejected = append(rejected, Entry(c.Name, c))
 	}
-	DescribeTable("that shrink storage, lower the version or change the storage class are rejected",
+	DescribeTable("that shrink storage, change the database version or change the storage class are rejected",
 		func(c crd.Case) {
 			err := update(c)
 			Expect(err).To(HaveOccurred())
@@ -217,7 +217,7 @@ var _ = Describe("updates", func() {
 	for _, c := range mustLoad("transitions-allowed") {
 		allowed = append(allowed, Entry(c.Name, c))
 	}
-	DescribeTable("that grow storage, raise the version or set a first storage class are accepted",
+	DescribeTable("that grow storage, keep the database version or set a first storage class are accepted",
 		func(c crd.Case) { Expect(update(c)).To(Succeed()) },
 		allowed,
 	)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -104,13 +105,32 @@ type managerProcess struct {
 	done chan error
 }
 
+// agentImage is the chart's default --agent-image: its image.repository and appVersion.
+var agentImage = "ghcr.io/webstack-dev/webstack-operator:" + chartAppVersion()
+
+// chartAppVersion reads appVersion from the chart.
+func chartAppVersion() string {
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "charts", "webstack-operator", "Chart.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "appVersion:"); ok {
+			return strings.Trim(strings.TrimSpace(v), `"`)
+		}
+	}
+	panic("the chart has no appVersion")
+}
+
 func startManager(bin, kubeconfig, logPath string) *managerProcess {
 	GinkgoHelper()
 	logFile, err := os.Create(logPath)
 	Expect(err).NotTo(HaveOccurred())
 	// Without --leader-elect: controller-runtime cannot find a lease namespace out of
 	// cluster. The chart's leader-election Role is checked with `kubectl auth can-i`.
-	cmd := exec.Command(bin, "manager", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info")
+	// The agent image as the chart passes it by default (the operator's own image and tag).
+	cmd := exec.Command(bin, "manager", "--metrics-bind-address=0", "--health-probe-bind-address=0", "--zap-log-level=info",
+		"--agent-image="+agentImage)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	Expect(cmd.Start()).To(Succeed())

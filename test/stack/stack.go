@@ -47,7 +47,7 @@ var pythonModules = []string{"django", "gunicorn", "celery", "redis", "django_re
 // Missing lists what the stack needs and this machine lacks; empty when all is there.
 func Missing() []string {
 	var missing []string
-	for _, p := range []string{Python, Gunicorn, HAProxy, Varnishd, RedisSrv,
+	for _, p := range []string{Python, Gunicorn, HAProxy, Varnishd, RedisSrv, PgBouncer,
 		filepath.Join(PGBinDir, "initdb"), filepath.Join(PGBinDir, "postgres"), filepath.Join(PGBinDir, "psql")} {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
 			missing = append(missing, p)
@@ -71,6 +71,11 @@ type Options struct {
 	Manifest string
 	// People, Authors and BooksPerAuthor are what manage.py seed creates.
 	People, Authors, BooksPerAuthor int
+	// Pooling, when set, replaces the manifest's database.pooling.mode (to compare the
+	// pooler with direct connections).
+	Pooling v1alpha1.PoolingMode
+	// AppReplicas, when above 0, replaces the manifest's app.replicas.
+	AppReplicas int32
 	// KeepDir keeps the temp dir (configs, logs, data) after Stop.
 	KeepDir bool
 	// Logf reports progress; nil is silent.
@@ -93,14 +98,25 @@ type Stack struct {
 	Dir string
 
 	// Frontend is HAProxy's public frontend; Stats its stats endpoint; Varnish varnishd's
-	// listener; AppListener HAProxy's listener for Varnish's misses. All host:port.
-	Frontend, Stats, Varnish, AppListener string
+	// listener; AppListener HAProxy's listener for Varnish's misses; VarnishAdmin
+	// varnishd's admin CLI. All host:port.
+	Frontend, Stats, Varnish, AppListener, VarnishAdmin string
+	// VarnishSecret is varnishd's -S file; HAProxyMaster haproxy's master CLI socket.
+	VarnishSecret, HAProxyMaster string
+	// Varnishd and HAProxy are the daemons; Agents the in-pod agents beside Varnish,
+	// HAProxy and the cache Redis, keyed by daemon ("varnish", "haproxy", "redis").
+	Varnishd, HAProxy *Process
+	Agents            map[string]*Agent
 	// Apps are the gunicorn instances, named app-1, app-2, ...
 	Apps []*Process
 	// Worker is the Celery worker.
 	Worker        *Process
 	Cache, Broker *Redis
 	Postgres      *Process
+	// Poolers are the pgbouncer processes of the pooler's replicas, all at PoolerAddr (none
+	// with database.pooling.mode None).
+	Poolers    []*Process
+	PoolerAddr string
 
 	// static and renderOptions are the plan's options, to build it again.
 	static        *render.StaticDiscovery
@@ -114,6 +130,7 @@ type Stack struct {
 	appEnv   []string
 	workEnv  []string
 	procs    []*Process
+	agentBin string
 	keepDir  bool
 	logf     func(string, ...any)
 	started  time.Time
@@ -143,6 +160,12 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return nil, err
 	}
 	ws := s.WS
+	if o.Pooling != "" {
+		ws.Spec.Database.Pooling.Mode = o.Pooling
+	}
+	if o.AppReplicas > 0 {
+		ws.Spec.App.Replicas = &o.AppReplicas
+	}
 	if !ws.Spec.Cache.IsEnabled() || !ws.Spec.Redis.IsEnabled() || !ws.Spec.Database.IsEnabled() || ws.Spec.Tasks == nil || ws.Spec.App.Migration == nil {
 		return nil, fmt.Errorf("%s: the stack needs the cache, the cache Redis, the database, tasks and app.migration", o.Manifest)
 	}
@@ -166,16 +189,18 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 
 	replicas := int(ws.Spec.App.AppReplicas())
-	ports, err := freePorts(7 + replicas)
+	ports, err := freePorts(9 + replicas)
 	if err != nil {
 		return s, err
 	}
 	s.Frontend, s.Stats, s.Varnish, s.AppListener = loopback(ports[0]), loopback(ports[1]), loopback(ports[2]), loopback(ports[3])
 	redisPort, brokerPort := ports[4], ports[5]
 	s.pgPort = ports[6]
+	s.VarnishAdmin = loopback(ports[7])
+	s.PoolerAddr = loopback(ports[8+replicas])
 	var appAddrs []string
 	for i := range replicas {
-		appAddrs = append(appAddrs, loopback(ports[7+i]))
+		appAddrs = append(appAddrs, loopback(ports[8+i]))
 	}
 
 	creds := resources.Credentials{DatabaseSuperuser: password(), DatabaseApp: password(), Redis: password(), Broker: password()}
@@ -200,6 +225,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err := s.startPostgres(ctx, creds); err != nil {
 		return s, err
 	}
+	if err := s.startPoolers(ctx, creds); err != nil {
+		return s, err
+	}
 	s.mark("redis")
 	if s.Cache, err = s.startRedis(ctx, "redis", render.FileRedis, redisPort, creds.Redis); err != nil {
 		return s, err
@@ -210,11 +238,16 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	// The connection Secret as the operator writes it, with each Service's host:port
 	// replaced by the loopback address of the process that stands in for it.
+	dbAddr := loopback(s.pgPort)
+	if ws.Spec.Database.IsPooled() {
+		dbAddr = s.PoolerAddr
+	}
 	local := map[string]string{
-		resources.DatabaseURLKey:   loopback(s.pgPort),
-		resources.RedisURLKey:      s.Cache.Process.Addr,
-		resources.RedisCacheURLKey: s.Cache.Process.Addr,
-		resources.BrokerURLKey:     s.Broker.Process.Addr,
+		resources.DatabaseURLKey:       dbAddr,
+		resources.DatabaseDirectURLKey: loopback(s.pgPort),
+		resources.RedisURLKey:          s.Cache.Process.Addr,
+		resources.RedisCacheURLKey:     s.Cache.Process.Addr,
+		resources.BrokerURLKey:         s.Broker.Process.Addr,
 	}
 	var connEnv []string
 	for key, addr := range local {
@@ -249,7 +282,7 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	s.workEnv = concat(base, envOf(worker.Spec.Template.Spec.Containers[0].Env), connEnv, overrides)
 
 	s.mark("migrate")
-	if _, err := s.run(ctx, 3*time.Minute, ws.Spec.App.Migration.Command); err != nil {
+	if _, err := s.migrate(ctx); err != nil {
 		return s, fmt.Errorf("the migration command: %w", err)
 	}
 	// What the image does at build time.
@@ -276,10 +309,17 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		return s, err
 	}
 	s.mark("varnish and haproxy")
+	if err := s.buildAgent(ctx, o.Root); err != nil {
+		return s, err
+	}
 	if err := s.startVarnish(ctx); err != nil {
 		return s, err
 	}
 	if err := s.startHAProxy(ctx); err != nil {
+		return s, err
+	}
+	s.mark("agents")
+	if err := s.startAgents(ctx); err != nil {
 		return s, err
 	}
 	for _, p := range s.Apps {
@@ -324,21 +364,26 @@ func (s *Stack) build(appAddrs []string, creds resources.Credentials) error {
 		Frontend:     s.Frontend,
 		Stats:        s.Stats,
 		Varnish:      s.Varnish,
+		Database:     loopback(s.pgPort),
+		Pooler:       s.PoolerAddr,
 	}
+	s.VarnishSecret = filepath.Join(s.Dir, "varnish-secret")
+	s.HAProxyMaster = filepath.Join(s.Dir, "haproxy-master.sock")
 	s.renderOptions = render.Options{
-		VCLPath:   filepath.Join(s.Dir, render.FileVCL),
-		RedisDir:  filepath.Join(s.Dir, "redis"),
-		BrokerDir: filepath.Join(s.Dir, "broker"),
+		VCLPath:        filepath.Join(s.Dir, render.FileVCL),
+		VarnishAdmin:   s.VarnishAdmin,
+		VarnishSecret:  s.VarnishSecret,
+		RedisDir:       filepath.Join(s.Dir, "redis"),
+		BrokerDir:      filepath.Join(s.Dir, "broker"),
+		PoolerAuthFile: filepath.Join(s.Dir, poolerDir, render.FilePoolerAuth),
 	}
 	plan, err := stack.Build(s.WS, stack.Options{Static: s.static, Render: s.renderOptions, Credentials: creds})
 	if err != nil {
 		return fmt.Errorf("building the plan: %w", err)
 	}
 	s.Plan, s.Tuning = plan, plan.Tuning
-	for name, content := range plan.Configs.Files() {
-		if err := os.WriteFile(filepath.Join(s.Dir, name), []byte(content), 0o644); err != nil {
-			return err
-		}
+	if err := s.writeConfigs(); err != nil {
+		return err
 	}
 	for _, d := range []string{"redis", "broker"} {
 		if err := os.Mkdir(filepath.Join(s.Dir, d), 0o755); err != nil {
@@ -408,7 +453,8 @@ func (s *Stack) runPostgres(ctx context.Context, creds resources.Credentials) er
 }
 
 // RestartPostgres stops PostgreSQL and starts it as a new database pod starts after the
-// operator made new passwords: the plan rebuilt with creds, prepare.sh, the server.
+// operator made new passwords: the plan rebuilt with creds, prepare.sh, the server; then
+// the poolers restart with the new auth file, as their pods roll on the new password.
 func (s *Stack) RestartPostgres(ctx context.Context, creds resources.Credentials) error {
 	s.Postgres.Stop(30 * time.Second)
 	s.procs = slices.DeleteFunc(s.procs, func(p *Process) bool { return p == s.Postgres })
@@ -417,7 +463,10 @@ func (s *Stack) RestartPostgres(ctx context.Context, creds resources.Credentials
 		return err
 	}
 	s.Plan = plan
-	return s.runPostgres(ctx, creds)
+	if err := s.runPostgres(ctx, creds); err != nil {
+		return err
+	}
+	return s.restartPoolers(ctx, creds)
 }
 
 // AppLogin connects to the app's database over TCP as the app role with password, as a
@@ -559,8 +608,12 @@ func (s *Stack) startWorker() (*Process, error) {
 	return p, nil
 }
 
-// startVarnish runs varnishd with the rendered arguments and VCL.
+// startVarnish writes the admin CLI's secret as the pod's init container does (agent
+// secret) and runs varnishd with the rendered arguments and VCL.
 func (s *Stack) startVarnish(ctx context.Context) error {
+	if _, _, err := runCommand(ctx, time.Minute, exec.Command(s.agentBin, "agent", "secret", s.VarnishSecret)); err != nil {
+		return err
+	}
 	args := append(slices.Clone(s.Plan.Configs.VarnishArgs), "-n", filepath.Join(s.Dir, "varnish"))
 	p, err := startProcess(s.logDir, "varnishd", syscall.SIGTERM, exec.Command(Varnishd, args...))
 	if err != nil {
@@ -568,19 +621,23 @@ func (s *Stack) startVarnish(ctx context.Context) error {
 	}
 	p.Addr = s.Varnish
 	s.procs = append(s.procs, p)
+	s.Varnishd = p
 	return waitFor(ctx, p, 60*time.Second, "varnishd", func() error {
 		return httpOK("http://" + s.Varnish + render.VarnishHealthPath)
 	})
 }
 
-// startHAProxy runs haproxy in the foreground with the rendered haproxy.cfg.
+// startHAProxy runs haproxy as its pod does: master-worker in the foreground with the
+// master CLI socket for the agent, and the rendered haproxy.cfg.
 func (s *Stack) startHAProxy(ctx context.Context) error {
-	p, err := startProcess(s.logDir, "haproxy", syscall.SIGTERM, exec.Command(HAProxy, "-db", "-f", filepath.Join(s.Dir, render.FileHAProxy)))
+	p, err := startProcess(s.logDir, "haproxy", syscall.SIGTERM, exec.Command(HAProxy, "-W", "-db", "-S", s.HAProxyMaster,
+		"-f", filepath.Join(s.Dir, render.FileHAProxy)))
 	if err != nil {
 		return err
 	}
 	p.Addr = s.Frontend
 	s.procs = append(s.procs, p)
+	s.HAProxy = p
 	return waitFor(ctx, p, 20*time.Second, "haproxy", func() error {
 		return httpOK("http://" + s.Stats + render.HAProxyHealthPath)
 	})

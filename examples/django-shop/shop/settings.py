@@ -2,7 +2,12 @@
 
 The operator sets (see internal/stack/resources: AppEnv, WorkerEnv, ConnectionSecret):
 
-  DATABASE_URL           postgres://app:<password>@<ws>-database.<ns>.svc:5432/app
+  DATABASE_URL           postgres://app:<password>@<ws>-pooler.<ns>.svc:5432/app (PgBouncer;
+                         <ws>-database with database.pooling.mode None)
+  DATABASE_DIRECT_URL    postgres://app:<password>@<ws>-database.<ns>.svc:5432/app (PostgreSQL
+                         itself; the migration Job gets it as its DATABASE_URL)
+  DATABASE_DISABLE_SERVER_SIDE_CURSORS  true in transaction pooling: a server-side cursor
+                         lives in one PostgreSQL session, which the pooler does not keep
   REDIS_URL, CACHE_URL   redis://:<password>@<ws>-redis.<ns>.svc:6379/0 (the cache Redis, evicts)
   CELERY_BROKER_URL      redis://:<password>@<ws>-broker.<ns>.svc:6379/0 (never evicts, AOF)
   CACHE_DEFAULT_TIMEOUT  redis.defaultTTL in seconds
@@ -42,6 +47,11 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name}={value!r} is not a whole number")
 
 
+def env_bool(name):
+    """A true/false variable: true, 1 or yes (any case) is true; unset or anything else false."""
+    return os.environ.get(name, "").strip().lower() in ("true", "1", "yes")
+
+
 def database_from_url(url):
     """DATABASES["default"] from a postgres:// URL as the operator writes it."""
     parts = urlsplit(url)
@@ -54,10 +64,13 @@ def database_from_url(url):
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # One persistent connection per gunicorn thread and Celery process: exactly what the
-        # operator counts into max_connections (workers x threads x pods + task processes).
+        # One persistent connection per gunicorn thread and Celery process: what the operator
+        # counts into the pooler's max_client_conn (or, without a pooler, max_connections).
         "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
         "OPTIONS": {"connect_timeout": 5},
+        # Transaction pooling: QuerySet.iterator() must not DECLARE a cursor WITH HOLD that a
+        # later transaction (on another server connection) would not find.
+        "DISABLE_SERVER_SIDE_CURSORS": env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS"),
     }
 
 

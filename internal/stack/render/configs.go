@@ -18,10 +18,11 @@ const (
 	FilePostgres    = "postgresql.conf"
 	FilePgHBA       = "pg_hba.conf"
 	FileInitSQL     = "init.sql"
+	FilePooler      = "pgbouncer.ini"
 )
 
 // FileNames are every file Configs.Files may hold, in a fixed order.
-var FileNames = []string{FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL}
+var FileNames = []string{FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL, FilePooler}
 
 // Configs are the rendered configs of one WebStack, a field per file. The fields of a
 // disabled component are empty.
@@ -39,6 +40,8 @@ type Configs struct {
 	// Postgres, PgHBA and InitSQL are postgresql.conf, pg_hba.conf and init.sql (with the
 	// database).
 	Postgres, PgHBA, InitSQL string
+	// Pooler is PgBouncer's pgbouncer.ini (with the database and pooling).
+	Pooler string
 }
 
 // Files are the configs as files, keyed by file name (see FileNames): only those of the
@@ -60,6 +63,7 @@ func (c Configs) Files() map[string]string {
 	add(FilePostgres, c.Postgres)
 	add(FilePgHBA, c.PgHBA)
 	add(FileInitSQL, c.InitSQL)
+	add(FilePooler, c.Pooler)
 	return files
 }
 
@@ -68,6 +72,13 @@ func (c Configs) Files() map[string]string {
 type Options struct {
 	// VCLPath is where varnishd reads default.vcl (its -f argument). Default VarnishVCLPath.
 	VCLPath string
+	// VarnishAdmin is varnishd's admin CLI address (-T), for the agent that loads new VCL
+	// through it (VarnishAdminAddress in the pods). Empty leaves -T and -S out: varnishd's
+	// own CLI on a random local port, for nobody.
+	VarnishAdmin string
+	// VarnishSecret is the admin CLI's secret file (-S) with VarnishAdmin. Default
+	// VarnishSecretPath.
+	VarnishSecret string
 	// RedisDir is the working directory of the cache Redis (RDB and AOF files), which must
 	// exist when Redis starts. Default RedisDataDir.
 	RedisDir string
@@ -78,12 +89,17 @@ type Options struct {
 	AppRole string
 	// AppDatabase is the app's PostgreSQL database. Default DefaultAppDatabase.
 	AppDatabase string
+	// PoolerAuthFile is PgBouncer's auth_file. Default PoolerAuthFilePath.
+	PoolerAuthFile string
 }
 
 // withDefaults fills the empty fields of o.
 func (o Options) withDefaults() Options {
 	if o.VCLPath == "" {
 		o.VCLPath = VarnishVCLPath
+	}
+	if o.VarnishSecret == "" {
+		o.VarnishSecret = VarnishSecretPath
 	}
 	if o.RedisDir == "" {
 		o.RedisDir = RedisDataDir
@@ -97,12 +113,15 @@ func (o Options) withDefaults() Options {
 	if o.AppDatabase == "" {
 		o.AppDatabase = DefaultAppDatabase
 	}
+	if o.PoolerAuthFile == "" {
+		o.PoolerAuthFile = PoolerAuthFilePath
+	}
 	return o
 }
 
 // Render renders every config of ws's enabled components: HAProxy always; Varnish with the
 // cache; redis.conf with the cache Redis; broker.conf with tasks; the PostgreSQL files with
-// the database. ws must have the CRD's defaults applied and t must be tuning.For(ws).
+// the database; pgbouncer.ini with the database and pooling. ws must have the CRD's defaults applied and t must be tuning.For(ws).
 func Render(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options) (Configs, error) {
 	var c Configs
 	var err error
@@ -135,6 +154,11 @@ func Render(ws *v1alpha1.WebStack, t tuning.Result, d Discovery, o Options) (Con
 			return Configs{}, err
 		}
 		if c.InitSQL, err = PostgresInitSQL(ws, o); err != nil {
+			return Configs{}, err
+		}
+	}
+	if ws.Spec.Database.IsPooled() {
+		if c.Pooler, err = PoolerConfig(ws, t, d, o); err != nil {
 			return Configs{}, err
 		}
 	}

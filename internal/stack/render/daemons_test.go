@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -227,6 +229,8 @@ type testApp struct {
 //	/static/...   200 with a Set-Cookie header
 //	/set-cookie/  200 with a Set-Cookie header
 //	/private/...  200 with Cache-Control: private
+//	/headers/...  200 with the request's headers in the body, one "Name: value" line each,
+//	              and the body's length as "Body-Length: n"
 //	anything else 200, cacheable by default
 func startTestApp(t testing.TB, healthPath string) *testApp {
 	t.Helper()
@@ -253,6 +257,16 @@ func startTestApp(t testing.TB, healthPath string) *testApp {
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: "s3cr3t", Path: "/"})
 		case strings.HasPrefix(r.URL.Path, "/private/"):
 			w.Header().Set("Cache-Control", "private")
+		case strings.HasPrefix(r.URL.Path, "/headers/"):
+			w.Header().Set("Cache-Control", "no-store")
+			n, _ := io.Copy(io.Discard, r.Body)
+			for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+				for _, v := range r.Header[k] {
+					fmt.Fprintf(w, "%s: %s\n", k, v)
+				}
+			}
+			fmt.Fprintf(w, "Body-Length: %d\n", n)
+			return
 		}
 		fmt.Fprintf(w, "%s from %s\n", r.URL.Path, a.addr)
 	}))

@@ -29,6 +29,9 @@ type DNSDiscovery struct {
 	// AppListenerHost is the (ClusterIP) Service of HAProxy's app listener, Varnish's
 	// backend. Varnish resolves it once, when the VCL is loaded.
 	AppListenerHost string
+	// DatabaseHost is PostgreSQL's ClusterIP Service FQDN, PgBouncer's server (required with
+	// pooling).
+	DatabaseHost string
 }
 
 // StaticDiscovery lists host:port addresses. The listen addresses are where the daemons
@@ -48,10 +51,23 @@ type StaticDiscovery struct {
 	Stats string
 	// Varnish is varnishd's listen address (-a).
 	Varnish string
+	// Database is PostgreSQL's host:port, PgBouncer's server. Default 127.0.0.1:5432.
+	Database string
+	// Pooler is PgBouncer's listen address. Default 127.0.0.1:6432.
+	Pooler string
 }
 
 // staticHealthHost is the Host header of health checks in static mode.
 const staticHealthHost = "localhost"
+
+// HealthHost is the Host header of every health check of the app (HAProxy's, Varnish's and
+// the pod probes): the app's headless Service name in DNS mode, else localhost.
+func (d Discovery) HealthHost() string {
+	if d.DNS != nil {
+		return d.DNS.AppHost
+	}
+	return staticHealthHost
+}
 
 // endpoint is one host and port.
 type endpoint struct {

@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,6 +39,10 @@ const haproxyResolvers = "cluster"
 // rateLimitTableSize is the number of client addresses the rate-limit stick table holds.
 const rateLimitTableSize = "100k"
 
+// haproxyMaxTime is the longest time HAProxy's timers hold: 2147483647 ms. Longer timeouts
+// overflow (HAProxy refuses them, or worse, wraps them).
+const haproxyMaxTime = 2147483647 * time.Millisecond
+
 // haproxyData is haproxy.cfg's template input.
 type haproxyData struct {
 	header
@@ -48,8 +53,16 @@ type haproxyData struct {
 	// (queue + server: a miss may wait in the app backend's queue first).
 	Timeouts       struct{ Connect, Client, Server, Queue, CacheServer string }
 	RequestsPerSec int32
-	Cache          bool
-	DNS            bool
+	// ConnPerClient caps the connections one client address holds open (0: no cap).
+	ConnPerClient int32
+	// StickTable is what the per-client stick table stores ("" without limits).
+	StickTable string
+	// AcceptProxy expects the PROXY protocol on the public listener.
+	AcceptProxy bool
+	// MaxBodyBytes is the largest Content-Length passed on.
+	MaxBodyBytes int64
+	Cache        bool
+	DNS          bool
 	// PayloadSize is the EDNS payload size announced to the DNS servers (DNS mode): large
 	// enough for one A record per slot.
 	PayloadSize int
@@ -98,6 +111,7 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		MaxConn:            t.LoadBalancer.MaxConnections,
 		Threads:            t.LoadBalancer.Threads,
 		RequestsPerSec:     lb.RateLimit.RequestsPerSecond,
+		AcceptProxy:        lb.Service.ProxyProtocol == v1alpha1.ProxyProtocolRequired,
 		Cache:              cache,
 		HealthPath:         HAProxyHealthPath,
 		MetricsPath:        HAProxyMetricsPath,
@@ -123,9 +137,38 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		if err != nil {
 			return "", fmt.Errorf("haproxy: %w", err)
 		}
+		if v > haproxyMaxTime {
+			return "", fmt.Errorf("haproxy: %s is %s, past HAProxy's longest timer (%s): shorten it", to.field, v, haproxyMaxTime)
+		}
 		to.v, *to.out = v, haproxyTime(v)
 	}
-	data.Timeouts.CacheServer = haproxyTime(timeouts[2].v + timeouts[3].v)
+	// The cache backend waits for queue + server (a miss may queue for the app first).
+	cacheServer := timeouts[2].v + timeouts[3].v
+	if cacheServer > haproxyMaxTime {
+		return "", fmt.Errorf("haproxy: spec.loadBalancer.timeouts.server + timeouts.queue is %s, past HAProxy's longest timer (%s): shorten them", cacheServer, haproxyMaxTime)
+	}
+	data.Timeouts.CacheServer = haproxyTime(cacheServer)
+
+	switch {
+	case lb.RateLimit.ConnectionsPerClient == nil:
+		return "", errors.New("haproxy: spec.loadBalancer.rateLimit.connectionsPerClient is not set: apply the CRD defaults first (manifest.Validate)")
+	case *lb.RateLimit.ConnectionsPerClient < 0 || lb.RateLimit.RequestsPerSecond < 0:
+		return "", errors.New("haproxy: spec.loadBalancer.rateLimit.connectionsPerClient and requestsPerSecond must not be negative")
+	}
+	data.ConnPerClient = *lb.RateLimit.ConnectionsPerClient
+	var store []string
+	if data.RequestsPerSec > 0 {
+		store = append(store, "http_req_rate(1s)")
+	}
+	if data.ConnPerClient > 0 {
+		store = append(store, "conn_cur")
+	}
+	data.StickTable = strings.Join(store, ",")
+
+	if lb.MaxRequestBodySize == nil || lb.MaxRequestBodySize.Sign() <= 0 {
+		return "", errors.New("haproxy: spec.loadBalancer.maxRequestBodySize is not set or not positive: apply the CRD defaults first (manifest.Validate)")
+	}
+	data.MaxBodyBytes = lb.MaxRequestBodySize.Value()
 
 	switch lb.Algorithm {
 	case v1alpha1.AlgorithmRoundRobin, v1alpha1.AlgorithmLeastConn:
@@ -138,9 +181,9 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		return "", fmt.Errorf("haproxy: spec.loadBalancer.algorithm %q is not roundrobin, leastconn, source or uri", lb.Algorithm)
 	}
 
+	data.HealthHost = d.HealthHost()
 	if d.DNS != nil {
 		data.DNS = true
-		data.HealthHost = d.DNS.AppHost
 		data.Frontend = endpoint{Port: HAProxyFrontendPort}.bind()
 		data.AppListener = endpoint{Port: HAProxyAppListenerPort}.bind()
 		data.Stats = endpoint{Port: HAProxyStatsPort}.bind()
@@ -151,7 +194,6 @@ func HAProxyConfig(ws *v1alpha1.WebStack, t tuning.Result, d Discovery) (string,
 		data.PayloadSize = min(65535, max(8192, 512+32*int(max(data.AppSlots, data.CacheSlots))))
 	} else {
 		s := d.Static
-		data.HealthHost = staticHealthHost
 		data.Frontend = bindOr(s.Frontend, HAProxyFrontendPort).bind()
 		data.Stats = bindOr(s.Stats, HAProxyStatsPort).bind()
 		for _, a := range s.AppServers {

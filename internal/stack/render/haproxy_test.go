@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
@@ -89,22 +90,36 @@ func TestHAProxyConfig(t *testing.T) {
 				}
 
 				rps := ws.Spec.LoadBalancer.RateLimit.RequestsPerSecond
-				hasLimit := slices.Contains(s["frontend public"], "http-request track-sc0 src")
-				if hasLimit != (rps > 0) {
-					t.Errorf("requestsPerSecond %d, rate limit rendered: %t", rps, hasLimit)
+				conns := *ws.Spec.LoadBalancer.RateLimit.ConnectionsPerClient
+				tracked := slices.Contains(s["frontend public"], "tcp-request session track-sc0 src")
+				if tracked != (rps > 0 || conns > 0) {
+					t.Errorf("requestsPerSecond %d, connectionsPerClient %d, clients tracked: %t", rps, conns, tracked)
 				}
 				if rps > 0 {
 					wantLines(t, s, "frontend public", fmt.Sprintf("http-request deny deny_status 429 if { sc_http_req_rate(0) gt %d }", rps))
 				}
+				if conns > 0 {
+					wantLines(t, s, "frontend public", fmt.Sprintf("tcp-request session reject if { sc_conn_cur(0) gt %d }", conns))
+				}
+				wantLines(t, s, "frontend public",
+					fmt.Sprintf("http-request deny deny_status 413 if { req.hdr_val(content-length) gt %d }", ws.Spec.LoadBalancer.MaxRequestBodySize.Value()),
+					"option http-buffer-request",
+					"http-request del-header X-Forwarded-For", "http-request del-header X-Forwarded-Proto",
+					"http-request del-header X-Forwarded-Host", "http-request del-header Forwarded",
+					"http-request del-header X-Real-IP")
 
 				hp := ws.Spec.App.HealthCheckPath
+				proxy := ""
+				if ws.Spec.LoadBalancer.Service.ProxyProtocol == "Required" {
+					proxy = " accept-proxy"
+				}
 				if mode == "dns" {
 					app := "shop-app-headless.web.svc.cluster.local"
 					wantLines(t, s, "resolvers cluster", "parse-resolv-conf")
 					wantLines(t, s, "backend app",
 						fmt.Sprintf("server-template app 1-%d %s:%d resolvers cluster resolve-prefer ipv4 init-addr none", max(1, lb.ServerSlots), app, ws.Spec.App.Port),
 						fmt.Sprintf("http-check send meth GET uri %s ver HTTP/1.1 hdr Host %s", hp, app))
-					wantLines(t, s, "frontend public", "bind :8080")
+					wantLines(t, s, "frontend public", "bind :8080"+proxy)
 					wantLines(t, s, "frontend stats", "bind :8404")
 					if cache {
 						wantLines(t, s, "backend cache", fmt.Sprintf("server-template varnish 1-%d shop-cache-headless.web.svc.cluster.local:8080 resolvers cluster resolve-prefer ipv4 init-addr none", ws.Spec.Cache.Replicas))
@@ -116,7 +131,7 @@ func TestHAProxyConfig(t *testing.T) {
 					}
 					wantLines(t, s, "backend app", "server app1 127.0.0.1:8001", "server app2 127.0.0.1:8002", "server app3 [::1]:8003",
 						fmt.Sprintf("http-check send meth GET uri %s ver HTTP/1.1 hdr Host localhost", hp))
-					wantLines(t, s, "frontend public", "bind 127.0.0.1:8080")
+					wantLines(t, s, "frontend public", "bind 127.0.0.1:8080"+proxy)
 					wantLines(t, s, "frontend stats", "bind 127.0.0.1:8404")
 					if cache {
 						wantLines(t, s, "backend cache", "server varnish1 127.0.0.1:6081", "server varnish2 127.0.0.1:6082")
@@ -158,15 +173,30 @@ func TestHAProxyConfigFromSpecValues(t *testing.T) {
 		"rate limit": {
 			spec: "rate-limit",
 			want: map[string][]string{"frontend public": {
-				"stick-table type ipv6 size 100k expire 10s store http_req_rate(1s)",
-				"http-request track-sc0 src",
+				"stick-table type ipv6 size 100k expire 10s store http_req_rate(1s),conn_cur",
+				"tcp-request session track-sc0 src",
 				"http-request deny deny_status 429 if { sc_http_req_rate(0) gt 25 }",
+				"tcp-request session reject if { sc_conn_cur(0) gt 500 }",
 			}},
+		},
+		"connection cap only, PROXY protocol, body size": {
+			spec: "edge",
+			want: map[string][]string{"frontend public": {
+				"bind :8080 accept-proxy",
+				"stick-table type ipv6 size 100k expire 10s store conn_cur",
+				"tcp-request session track-sc0 src",
+				"tcp-request session reject if { sc_conn_cur(0) gt 20 }",
+				"http-request deny deny_status 413 if { req.hdr_val(content-length) gt 1048576 }",
+			}},
+		},
+		"no per-client limits": {
+			spec: "no-client-limits",
+			want: map[string][]string{"frontend public": {"bind :8080", "option http-buffer-request"}},
 		},
 		"autoscaling to 100 pods": {
 			spec: "autoscaling-100",
 			want: map[string][]string{
-				"backend app":       {"server-template app 1-100 shop-app-headless.web.svc.cluster.local:8000 resolvers cluster resolve-prefer ipv4 init-addr none"},
+				"backend app":       {"server-template app 1-128 shop-app-headless.web.svc.cluster.local:8000 resolvers cluster resolve-prefer ipv4 init-addr none"},
 				"backend cache":     {"server-template varnish 1-5 shop-cache-headless.web.svc.cluster.local:8080 resolvers cluster resolve-prefer ipv4 init-addr none"},
 				"resolvers cluster": {"accepted_payload_size 8192"},
 			},
@@ -251,27 +281,8 @@ func do(c *http.Client, method, url string, header http.Header) (*http.Response,
 // TestHAProxyRateLimit runs HAProxy without the cache and a limit of 5 requests per second:
 // a burst from one client gets 429 past the limit.
 func TestHAProxyRateLimit(t *testing.T) {
-	app := startTestApp(t, "/healthz")
-	ws := loadSpec(t, "rate-limit")
-	ws.Spec.Cache.Enabled = new(bool)
-	ws.Spec.LoadBalancer.RateLimit.RequestsPerSecond = 5
-	frontend, stats := loopback(freePort(t)), loopback(freePort(t))
-	cfg, err := HAProxyConfig(ws, tuning.For(ws), Discovery{Static: &StaticDiscovery{
-		AppServers: []string{app.addr}, Frontend: frontend, Stats: stats,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	startHAProxy(t, cfg, stats)
+	frontend := edgeHAProxy(t, func(ws *v1alpha1.WebStack) { ws.Spec.LoadBalancer.RateLimit.RequestsPerSecond = 5 })
 	client := &http.Client{Timeout: 10 * time.Second}
-	// Wait for the app server, at fewer than 5 requests per second.
-	deadline := time.Now().Add(10 * time.Second)
-	for expectStatus(client, "GET", "http://"+frontend+"/ready", nil, 200) != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the app never answered through HAProxy")
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
 	time.Sleep(1100 * time.Millisecond) // let the 1s rate window forget the polls
 
 	statuses := map[int]int{}

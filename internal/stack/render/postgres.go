@@ -29,17 +29,35 @@ const (
 // `psql -v app_password="$APP_PASSWORD" -f init.sql`.
 const InitSQLPasswordVariable = "app_password"
 
-// postgresOwned are the parameters the operator sets and spec.database.parameters may not
-// (the CRD refuses them too).
-var postgresOwned = []string{
-	"listen_addresses", "port", "data_directory", "hba_file", "ident_file", "config_file",
-	"unix_socket_directories", "max_connections", "shared_buffers",
+// postgresReserved are the parameters spec.database.parameters may not set, because the
+// operator owns them or because they would read or run files or weaken the server's
+// security; postgresReservedPrefixes and postgresReservedSuffixes name whole families. The
+// CRD refuses the same keys (api/v1alpha1, DatabaseSpec.Parameters), so a WebStack the API
+// server admits never fails here.
+var (
+	postgresReserved = []string{
+		"include", "include_dir", "include_if_exists",
+		"listen_addresses", "port", "data_directory", "hba_file", "ident_file", "config_file",
+		"external_pid_file", "dynamic_library_path", "krb_server_keyfile", "password_encryption",
+		"max_connections", "shared_buffers",
+	}
+	postgresReservedPrefixes = []string{"ssl", "archive_", "unix_socket_"}
+	postgresReservedSuffixes = []string{"_command", "_preload_libraries"}
+)
+
+// postgresParameterReserved reports whether spec.database.parameters may not set name.
+func postgresParameterReserved(name string) bool {
+	return slices.Contains(postgresReserved, name) ||
+		slices.ContainsFunc(postgresReservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) ||
+		slices.ContainsFunc(postgresReservedSuffixes, func(s string) bool { return strings.HasSuffix(name, s) })
 }
 
-// postgresParameter is a PostgreSQL parameter name, custom ones with dotted parts.
-var postgresParameter = regexp.MustCompile(`^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$`)
+// postgresParameter is a PostgreSQL parameter name, custom ones with dotted parts: the
+// CRD's pattern, at most 63 characters.
+var postgresParameter = regexp.MustCompile(`^[a-z_][a-z0-9_]*([.][a-z_][a-z0-9_]*)*$`)
 
-// sqlName is a role, database or extension name that needs no quoting.
+// sqlName is a role, database or extension name that needs no quoting (the CRD's pattern
+// of database.extensions, at most 63 characters).
 var sqlName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // parameter is one line of postgresql.conf.
@@ -93,8 +111,8 @@ func PostgresConfig(ws *v1alpha1.WebStack, t tuning.Result) (string, error) {
 		if !postgresParameter.MatchString(name) || len(name) > 63 {
 			return "", fmt.Errorf("postgres: %s is not a PostgreSQL parameter name", field)
 		}
-		if slices.Contains(postgresOwned, name) {
-			return "", fmt.Errorf("postgres: %s is set by the operator and cannot be overridden", field)
+		if postgresParameterReserved(name) {
+			return "", fmt.Errorf("postgres: %s cannot be set: the operator owns it or it reaches outside the database (see kubectl explain webstack.spec.database.parameters)", field)
 		}
 		value, err := postgresQuote(string(ws.Spec.Database.Parameters[name]))
 		if err != nil {
@@ -170,4 +188,47 @@ func postgresQuote(v string) (string, error) {
 		}
 	}
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(v) + "'", nil
+}
+
+// postgresRestart are PostgreSQL 15's parameters of pg_settings.context postmaster (from
+// `postgres --describe-config`): a new value takes a restart. Every other parameter is
+// reloaded by pg_reload_conf().
+var postgresRestart = []string{
+	"archive_mode", "autovacuum_freeze_max_age", "autovacuum_max_workers", "autovacuum_multixact_freeze_max_age",
+	"bonjour", "bonjour_name", "cluster_name", "data_directory", "data_sync_retry", "dynamic_shared_memory_type",
+	"event_source", "external_pid_file", "hba_file", "hot_standby", "huge_page_size", "huge_pages", "ident_file",
+	"jit_provider", "listen_addresses", "logging_collector", "max_connections", "max_files_per_process",
+	"max_locks_per_transaction", "max_logical_replication_workers", "max_pred_locks_per_transaction",
+	"max_prepared_transactions", "max_replication_slots", "max_wal_senders", "max_worker_processes",
+	"min_dynamic_shared_memory", "old_snapshot_threshold", "port", "recovery_target", "recovery_target_action",
+	"recovery_target_inclusive", "recovery_target_lsn", "recovery_target_name", "recovery_target_time",
+	"recovery_target_timeline", "recovery_target_xid", "shared_buffers", "shared_memory_type",
+	"shared_preload_libraries", "superuser_reserved_connections", "track_activity_query_size",
+	"track_commit_timestamp", "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
+	"wal_buffers", "wal_decode_buffer_size", "wal_level", "wal_log_hints",
+}
+
+// PostgresNeedsRestart reports whether a new value of parameter name takes a restart: a
+// postmaster parameter, or an extension's (a dotted name, whose context is unknown until its
+// library loads: a restart is the safe side).
+func PostgresNeedsRestart(name string) bool {
+	name = strings.ToLower(name)
+	return slices.Contains(postgresRestart, name) || strings.Contains(name, ".")
+}
+
+// PostgresRestartOnly is the part of postgresql.conf that takes a restart: its comment-free
+// lines that set a parameter PostgresNeedsRestart. The hash on the pod template covers it;
+// the agent reloads the rest.
+func PostgresRestartOnly(conf string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(conf, "\n") {
+		name, _, ok := strings.Cut(strings.TrimSpace(line), "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.HasPrefix(name, "#") || !PostgresNeedsRestart(name) {
+			continue
+		}
+		b.WriteString(strings.TrimSpace(line))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

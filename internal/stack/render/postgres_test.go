@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/manifest"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
@@ -413,5 +414,103 @@ func checkParameters(t *testing.T, c *pgCluster, _ *v1alpha1.WebStack) {
 	}
 	if got := lines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("parameters:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPostgresRestartParameters checks the restart list against the real server's own
+// description of its parameters (PostgreSQL 15): every postmaster parameter and no other.
+func TestPostgresRestartParameters(t *testing.T) {
+	bin := "/usr/lib/postgresql/15/bin/postgres"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("PostgreSQL 15 is not installed (hack/install-deps.sh): %v", err)
+	}
+	out, err := exec.Command(bin, "--describe-config").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var postmaster []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 2 {
+			continue
+		}
+		if f[1] == "postmaster" {
+			postmaster = append(postmaster, f[0])
+		}
+		if got, want := PostgresNeedsRestart(f[0]), f[1] == "postmaster"; got != want && f[1] != "internal" {
+			t.Errorf("%s (context %s): needs restart %t, want %t", f[0], f[1], got, want)
+		}
+	}
+	if len(postmaster) < 40 {
+		t.Fatalf("postgres --describe-config lists only %d postmaster parameters:\n%s", len(postmaster), out)
+	}
+	conf, err := PostgresConfig(loadSpec(t, "db-parameters"), tuning.For(loadSpec(t, "db-parameters")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart := PostgresRestartOnly(conf)
+	for _, want := range []string{"max_connections = ", "shared_buffers = ", "wal_level = ", "listen_addresses = ", "port = "} {
+		if !strings.Contains(restart, want) {
+			t.Errorf("the restart part has no %q:\n%s", want, restart)
+		}
+	}
+	for _, reload := range []string{"work_mem", "log_min_duration_statement", "effective_cache_size", "#"} {
+		if strings.Contains(restart, "\n"+reload) || strings.HasPrefix(restart, reload) {
+			t.Errorf("the restart part has %q:\n%s", reload, restart)
+		}
+	}
+}
+
+// TestPostgresNamesAgreeWithTheCRD checks that the CRD (its schema and CEL rules, applied
+// offline by internal/manifest) and the renderer accept exactly the same parameter and
+// extension names: nothing is admitted that the renderer then refuses, and the reserved
+// parameters are refused by both.
+func TestPostgresNamesAgreeWithTheCRD(t *testing.T) {
+	long := strings.Repeat("a", 63)
+	parameters := map[string]bool{ // name -> accepted
+		"random_page_cost": true, "work_mem": true, "auto_explain.log_min_duration": true,
+		"_private": true, "a._b": true, long: true,
+		long + "a": false, "a..b": false, "a.": false, ".a": false, "1abc": false, "a.1b": false, "Work_mem": false, "a-b": false,
+		// Reserved: owned by the operator, or reaching outside the database.
+		"include": false, "include_dir": false, "include_if_exists": false,
+		"listen_addresses": false, "port": false, "data_directory": false, "hba_file": false,
+		"ident_file": false, "config_file": false, "external_pid_file": false,
+		"dynamic_library_path": false, "krb_server_keyfile": false, "password_encryption": false,
+		"max_connections": false, "shared_buffers": false,
+		"ssl": false, "ssl_ciphers": false, "ssl_passphrase_command": false,
+		"archive_mode": false, "archive_command": false, "archive_library": false,
+		"restore_command": false, "archive_cleanup_command": false, "recovery_end_command": false,
+		"unix_socket_directories": false, "unix_socket_permissions": false, "unix_socket_group": false,
+		"shared_preload_libraries": false, "session_preload_libraries": false, "local_preload_libraries": false,
+	}
+	extensions := map[string]bool{
+		"pg_trgm": true, "btree_gin": true, "_x": true, long: true,
+		long + "a": false, "1abc": false, "a-b": false, "PG_TRGM": false, "": false,
+	}
+	admits := func(database string) error {
+		_, err := manifest.Decode([]byte("apiVersion: webstack.dev/v1alpha1\nkind: WebStack\nmetadata: {name: shop}\nspec:\n  app: {image: shop:1}\n  database: " + database + "\n"))
+		return err
+	}
+	for name, want := range parameters {
+		t.Run("parameter "+name, func(t *testing.T) {
+			crdErr := admits(fmt.Sprintf("{parameters: {%q: \"1\"}}", name))
+			ws := loadSpec(t, "defaults")
+			ws.Spec.Database.Parameters = map[string]v1alpha1.ParameterValue{name: "1"}
+			_, renderErr := PostgresConfig(ws, tuning.For(ws))
+			if (crdErr == nil) != want || (renderErr == nil) != want {
+				t.Errorf("want accepted %t; the CRD says %v, the renderer %v", want, crdErr, renderErr)
+			}
+		})
+	}
+	for name, want := range extensions {
+		t.Run("extension "+name, func(t *testing.T) {
+			crdErr := admits(fmt.Sprintf("{extensions: [%q]}", name))
+			ws := loadSpec(t, "defaults")
+			ws.Spec.Database.Extensions = []string{name}
+			_, renderErr := PostgresInitSQL(ws, Options{})
+			if (crdErr == nil) != want || (renderErr == nil) != want {
+				t.Errorf("want accepted %t; the CRD says %v, the renderer %v", want, crdErr, renderErr)
+			}
+		})
 	}
 }

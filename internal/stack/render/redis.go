@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
@@ -111,4 +112,36 @@ func redisConfig(ws *v1alpha1.WebStack, role, description string, r tuning.Redis
 // quotes escaped.
 func redisQuote(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// RedisInPlace are the redis.conf directives a running Redis takes with CONFIG SET, which
+// the in-pod agent applies; every other line is startup-only: a change of one restarts Redis.
+var RedisInPlace = []string{"maxmemory", "maxmemory-policy"}
+
+// RedisSettings are the in-place directives of conf (RedisInPlace) with their values, in
+// RedisInPlace order; a directive conf does not set is left out.
+func RedisSettings(conf string) [][2]string {
+	var out [][2]string
+	for _, d := range RedisInPlace {
+		for _, line := range strings.Split(conf, "\n") {
+			if f := strings.Fields(line); len(f) == 2 && strings.EqualFold(f[0], d) {
+				out = append(out, [2]string{d, f[1]})
+			}
+		}
+	}
+	return out
+}
+
+// RedisStartupOnly is conf without the lines of its in-place directives: what the hash on
+// the pod template covers.
+func RedisStartupOnly(conf string) string {
+	lines := strings.Split(conf, "\n")
+	out := lines[:0:0]
+	for _, line := range lines {
+		if f := strings.Fields(line); len(f) > 0 && slices.ContainsFunc(RedisInPlace, func(d string) bool { return strings.EqualFold(f[0], d) }) {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }

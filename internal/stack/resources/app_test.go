@@ -86,11 +86,11 @@ func TestUserEnvWins(t *testing.T) {
 	}{
 		"app: ours first, then the user's; the user's WEB_CONCURRENCY replaces ours": {
 			workload: "Deployment/shop-app",
-			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "VARNISH_URL=http://shop-cache-headless:8080", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
+			want:     []string{"GUNICORN_CMD_ARGS=--workers 3 --threads 1 --bind 0.0.0.0:8000 --timeout 30 --graceful-timeout 30", "DATABASE_DISABLE_SERVER_SIDE_CURSORS=true", "VARNISH_URL=http://shop-cache-headless:8080", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
 		},
 		"task workers: no gunicorn variables": {
 			workload: "Deployment/shop-tasks",
-			want:     []string{"DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
+			want:     []string{"DATABASE_DISABLE_SERVER_SIDE_CURSORS=true", "DJANGO_SETTINGS_MODULE=shop.settings", "WEB_CONCURRENCY=7", "CACHE_DEFAULT_TIMEOUT=60"},
 		},
 	}
 	for name, tc := range cases {
@@ -156,6 +156,12 @@ func TestAppDeployment(t *testing.T) {
 			for probe, pr := range map[string]*corev1.Probe{"startup": c.StartupProbe, "readiness": c.ReadinessProbe, "liveness": c.LivenessProbe} {
 				if pr == nil || pr.HTTPGet == nil || pr.HTTPGet.Path != "/healthz" || pr.HTTPGet.Port.StrVal != portHTTP {
 					t.Errorf("%s probe %+v, want GET /healthz on the http port", probe, pr)
+					continue
+				}
+				// The Host HAProxy's and Varnish's checks send, which the app must allow
+				// (Django's ALLOWED_HOSTS), not the pod IP the kubelet sends by default.
+				if h := pr.HTTPGet.HTTPHeaders; len(h) != 1 || h[0].Name != "Host" || h[0].Value != "shop-app-headless.shop-ns.svc.cluster.local" {
+					t.Errorf("%s probe headers %+v, want Host: shop-app-headless.shop-ns.svc.cluster.local", probe, h)
 				}
 			}
 			if c.LivenessProbe.TimeoutSeconds != tc.liveness {
@@ -175,11 +181,11 @@ func TestAppCommandAndArgsFromSpec(t *testing.T) {
 	ws := webStack(t)
 	ws.Spec.App.Command = []string{"gunicorn", "shop.wsgi"}
 	ws.Spec.App.Args = []string{"--access-logfile", "-"}
-	c := container(t, AppDeployment(ws, tuning.For(ws), ws.Spec.App.Image, "h").Spec.Template)
+	c := container(t, AppDeployment(ws, tuning.For(ws), ws.Spec.App.Image, "h", "").Spec.Template)
 	if !slices.Equal(c.Command, ws.Spec.App.Command) || !slices.Equal(c.Args, ws.Spec.App.Args) {
 		t.Errorf("command %q args %q, want %q %q", c.Command, c.Args, ws.Spec.App.Command, ws.Spec.App.Args)
 	}
-	c = container(t, AppDeployment(webStack(t), tuning.For(ws), ws.Spec.App.Image, "h").Spec.Template)
+	c = container(t, AppDeployment(webStack(t), tuning.For(ws), ws.Spec.App.Image, "h", "").Spec.Template)
 	if c.Command != nil || c.Args != nil {
 		t.Errorf("without command the image's entrypoint runs; got command %q args %q", c.Command, c.Args)
 	}

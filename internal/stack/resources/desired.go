@@ -48,6 +48,14 @@ type Inputs struct {
 	// WithoutApp leaves out the app, task and beat workloads and the app's autoscaler: a new
 	// stack gets them only when its first migration has succeeded.
 	WithoutApp bool
+	// AgentImage is the image of the in-pod agent beside Varnish, HAProxy and the cache
+	// Redis (the operator's own). With it, a config change the daemon can take in place is
+	// applied by the agent and only the startup-only inputs are hashed onto the pod
+	// template; empty means no agent, and every config change rolls the pods.
+	AgentImage string
+	// HealthHost is the Host header of the app's probes: render.Discovery.HealthHost, the
+	// one HAProxy's and Varnish's health checks send. Empty sends the kubelet's default.
+	HealthHost string
 }
 
 // Desired returns every child of the WebStack that the controller applies with server-side
@@ -112,6 +120,13 @@ func Desired(in Inputs) ([]Object, error) {
 			return nil, err
 		}
 		add(db...)
+	}
+	if ws.Spec.Database.IsPooled() {
+		pooler, err := poolerObjects(in)
+		if err != nil {
+			return nil, err
+		}
+		add(pooler...)
 	}
 	if in.WithoutApp {
 		objs = withoutAppWorkloads(objs)

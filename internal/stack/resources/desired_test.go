@@ -31,14 +31,18 @@ var defaultObjects = []string{
 	"StatefulSet/shop-database",
 	"Deployment/shop-app", "Deployment/shop-cache", "Deployment/shop-loadbalancer", "Deployment/shop-redis",
 	"PodDisruptionBudget/shop-app", "PodDisruptionBudget/shop-cache", "PodDisruptionBudget/shop-loadbalancer",
+	"NetworkPolicy/shop-pooler", "ConfigMap/shop-pooler-config", "Secret/shop-pooler-auth", "Service/shop-pooler",
+	"Deployment/shop-pooler", "PodDisruptionBudget/shop-pooler",
 }
 
 var (
 	cacheObjectKeys = []string{"NetworkPolicy/shop-cache", "ConfigMap/shop-cache-config",
 		"Service/shop-cache-headless", "Service/shop-loadbalancer-app", "Deployment/shop-cache", "PodDisruptionBudget/shop-cache"}
-	redisObjectKeys    = []string{"NetworkPolicy/shop-redis", "ConfigMap/shop-redis-config", "Service/shop-redis", "Deployment/shop-redis"}
-	databaseObjectKeys = []string{"NetworkPolicy/shop-database", "ConfigMap/shop-database-config", "Service/shop-database",
-		"Service/shop-database-headless", "StatefulSet/shop-database"}
+	redisObjectKeys  = []string{"NetworkPolicy/shop-redis", "ConfigMap/shop-redis-config", "Service/shop-redis", "Deployment/shop-redis"}
+	poolerObjectKeys = []string{"NetworkPolicy/shop-pooler", "ConfigMap/shop-pooler-config", "Secret/shop-pooler-auth",
+		"Service/shop-pooler", "Deployment/shop-pooler", "PodDisruptionBudget/shop-pooler"}
+	databaseObjectKeys = slices.Concat([]string{"NetworkPolicy/shop-database", "ConfigMap/shop-database-config", "Service/shop-database",
+		"Service/shop-database-headless", "StatefulSet/shop-database"}, poolerObjectKeys)
 	tasksObjectKeys = []string{"Deployment/shop-tasks", "NetworkPolicy/shop-broker", "ConfigMap/shop-broker-config",
 		"Service/shop-broker", "StatefulSet/shop-broker"}
 )
@@ -64,7 +68,9 @@ var cases = map[string]struct {
 	},
 	"autoscaling":                {opts: []option{withAutoscaling(2, 10)}, add: []string{"HorizontalPodAutoscaler/shop-app"}},
 	"autoscaling from one pod":   {opts: []option{withAutoscaling(1, 3)}, add: []string{"HorizontalPodAutoscaler/shop-app"}},
-	"one app replica":            {opts: []option{withReplicas(1)}, remove: []string{"PodDisruptionBudget/shop-app"}},
+	"one app replica":            {opts: []option{withReplicas(1)}, remove: []string{"PodDisruptionBudget/shop-app", "PodDisruptionBudget/shop-pooler"}},
+	"pooling None":               {opts: []option{withPooling(v1alpha1.PoolingNone)}, remove: poolerObjectKeys},
+	"session pooling":            {opts: []option{withPooling(v1alpha1.PoolingSession)}},
 	"single HAProxy and Varnish": {opts: []option{withLoadBalancerReplicas(1), withCacheReplicas(1)}, remove: []string{"PodDisruptionBudget/shop-loadbalancer", "PodDisruptionBudget/shop-cache"}},
 	"redis RDB":                  {opts: []option{withPersistence(v1alpha1.PersistenceRDB)}, remove: []string{"Deployment/shop-redis"}, add: []string{"StatefulSet/shop-redis"}},
 	"redis AOF":                  {opts: []option{withPersistence(v1alpha1.PersistenceAOF)}, remove: []string{"Deployment/shop-redis"}, add: []string{"StatefulSet/shop-redis"}},
@@ -126,7 +132,7 @@ func TestDesiredOrder(t *testing.T) {
 }
 
 // components are the values the component label may take.
-var components = []string{ComponentApp, ComponentTasks, ComponentBeat, ComponentCache, ComponentLoadBalancer,
+var components = []string{ComponentPooler, ComponentApp, ComponentTasks, ComponentBeat, ComponentCache, ComponentLoadBalancer,
 	ComponentRedis, ComponentBroker, ComponentDatabase, ComponentMigration, ComponentConnection, ComponentNetwork}
 
 func TestChildrenAreOwnedTypedAndLabelled(t *testing.T) {

@@ -55,11 +55,13 @@ var testCredentials = Credentials{
 func inputsFor(t testing.TB, ws *v1alpha1.WebStack) Inputs {
 	t.Helper()
 	tr := tuning.For(ws)
-	configs, err := render.Render(ws, tr, dnsDiscovery(ws), render.Options{})
+	// The pods' layout with the agent (as stack.Build renders it with an agent image).
+	configs, err := render.Render(ws, tr, dnsDiscovery(ws), render.Options{VarnishAdmin: render.VarnishAdminAddress})
 	if err != nil {
 		t.Fatalf("render.Render: %v", err)
 	}
-	return Inputs{WebStack: ws, Tuning: tr, Configs: configs, Credentials: testCredentials, AppImage: ws.Spec.App.Image}
+	return Inputs{WebStack: ws, Tuning: tr, Configs: configs, Credentials: testCredentials, AppImage: ws.Spec.App.Image,
+		HealthHost: dnsDiscovery(ws).HealthHost(), AgentImage: testAgentImage}
 }
 
 // desired is Desired for the fixture with opts; the test fails on an error.
@@ -119,11 +121,30 @@ func podTemplates(objs []Object) map[string]corev1.PodTemplateSpec {
 // container is the only container of a pod template.
 func container(t testing.TB, p corev1.PodTemplateSpec) corev1.Container {
 	t.Helper()
-	if len(p.Spec.Containers) != 1 {
-		t.Fatalf("want one container, got %d", len(p.Spec.Containers))
+	cs := p.Spec.Containers
+	if len(cs) == 2 && cs[1].Name == AgentContainerName {
+		return cs[0]
 	}
-	return p.Spec.Containers[0]
+	if len(cs) != 1 {
+		t.Fatalf("want one container (and the agent), got %d", len(cs))
+	}
+	return cs[0]
 }
+
+// agentOf is the pod's agent container; the test fails without one.
+func agentOf(t testing.TB, p corev1.PodTemplateSpec) corev1.Container {
+	t.Helper()
+	for _, c := range p.Spec.Containers {
+		if c.Name == AgentContainerName {
+			return c
+		}
+	}
+	t.Fatalf("no %s container in %v", AgentContainerName, p.Spec.Containers)
+	return corev1.Container{}
+}
+
+// testAgentImage is the agent image of the fixture's inputs.
+const testAgentImage = "ghcr.io/webstack-dev/webstack-operator:test"
 
 // env is the value of variable name of c, and whether it is set (exactly once).
 func env(t testing.TB, c corev1.Container, name string) (string, bool) {
@@ -146,6 +167,9 @@ func withoutCache() option {
 }
 func withoutRedis() option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Redis.Enabled = ptr(false) }
+}
+func withPooling(m v1alpha1.PoolingMode) option {
+	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Pooling.Mode = m }
 }
 func withoutDatabase() option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Enabled = ptr(false) }
@@ -254,5 +278,6 @@ func dnsDiscovery(ws *v1alpha1.WebStack) render.Discovery {
 		AppHost:         fqdn(AppHeadlessName(ws)),
 		CacheHost:       fqdn(CacheHeadlessName(ws)),
 		AppListenerHost: fqdn(LoadBalancerAppName(ws)),
+		DatabaseHost:    fqdn(DatabaseName(ws)),
 	}}
 }

@@ -17,7 +17,7 @@ func TestHAProxyDeployment(t *testing.T) {
 	objs := desired(t, withLoadBalancerReplicas(3))
 	d := find[*appsv1.Deployment](t, objs, "Deployment/shop-loadbalancer")
 	c := container(t, d.Spec.Template)
-	if want := []string{"haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}; !slices.Equal(c.Command, want) {
+	if want := []string{"haproxy", "-W", "-db", "-S", "/var/run/haproxy/master.sock", "-f", "/usr/local/etc/haproxy/haproxy.cfg"}; !slices.Equal(c.Command, want) {
 		t.Errorf("command %q, want %q", c.Command, want)
 	}
 	if *d.Spec.Replicas != 3 {
@@ -54,10 +54,13 @@ func TestHAProxyServices(t *testing.T) {
 		port        int32
 		annotations map[string]string
 		listener    bool
+		// policy is the externalTrafficPolicy: Local wherever traffic comes from outside,
+		// so that HAProxy sees (and limits) clients, not nodes.
+		policy corev1.ServiceExternalTrafficPolicy
 	}{
 		"defaults":                  {typ: corev1.ServiceTypeClusterIP, port: 80, listener: true},
-		"LoadBalancer on 443":       {opts: []option{withServiceType("LoadBalancer", 443)}, typ: corev1.ServiceTypeLoadBalancer, port: 443, annotations: map[string]string{"example.com/lb": "internal"}, listener: true},
-		"NodePort":                  {opts: []option{withServiceType("NodePort", 8080)}, typ: corev1.ServiceTypeNodePort, port: 8080, annotations: map[string]string{"example.com/lb": "internal"}, listener: true},
+		"LoadBalancer on 443":       {opts: []option{withServiceType("LoadBalancer", 443)}, typ: corev1.ServiceTypeLoadBalancer, port: 443, annotations: map[string]string{"example.com/lb": "internal"}, listener: true, policy: corev1.ServiceExternalTrafficPolicyLocal},
+		"NodePort":                  {opts: []option{withServiceType("NodePort", 8080)}, typ: corev1.ServiceTypeNodePort, port: 8080, annotations: map[string]string{"example.com/lb": "internal"}, listener: true, policy: corev1.ServiceExternalTrafficPolicyLocal},
 		"no cache, no app listener": {opts: []option{withoutCache()}, typ: corev1.ServiceTypeClusterIP, port: 80},
 	}
 	for name, tc := range cases {
@@ -66,6 +69,12 @@ func TestHAProxyServices(t *testing.T) {
 			s := find[*corev1.Service](t, objs, "Service/shop-loadbalancer")
 			if s.Spec.Type != tc.typ || len(s.Spec.Ports) != 1 || s.Spec.Ports[0].Port != tc.port || s.Spec.Ports[0].TargetPort.StrVal != "http" {
 				t.Errorf("service %s %+v, want %s port %d to http", s.Spec.Type, s.Spec.Ports, tc.typ, tc.port)
+			}
+			if s.Spec.ExternalTrafficPolicy != tc.policy {
+				t.Errorf("externalTrafficPolicy %q, want %q", s.Spec.ExternalTrafficPolicy, tc.policy)
+			}
+			if s.Spec.HealthCheckNodePort != 0 {
+				t.Errorf("healthCheckNodePort %d: the API server allocates it", s.Spec.HealthCheckNodePort)
 			}
 			if !maps.Equal(s.Annotations, tc.annotations) {
 				t.Errorf("annotations %v, want %v", s.Annotations, tc.annotations)

@@ -10,21 +10,6 @@ import (
 	"strings"
 )
 
-// ConfigHashAnnotation is on the pod template of every component with rendered config: a
-// change of that config changes the template, which rolls exactly those pods.
-const ConfigHashAnnotation = "webstack.dev/config-hash"
-
-// ConnectionHashAnnotation is on the app, task and beat pod templates: a hash of the
-// connection Secret's keys and values, so that pods restart to load the new variables when a
-// component is turned on or off or a password changes. A hash (64 bits of sha256) of values
-// that hold 256-bit random passwords tells nothing about them.
-const ConnectionHashAnnotation = "webstack.dev/connection-hash"
-
-// CredentialsHashAnnotation is on the pod templates of PostgreSQL, the cache Redis and the
-// broker: a hash of their passwords, so that a new password (a deleted credential Secret
-// made anew) restarts the server, which then accepts it.
-const CredentialsHashAnnotation = "webstack.dev/credentials-hash"
-
 // configHashLen is the number of hex digits of a config hash (64 bits).
 const configHashLen = 16
 

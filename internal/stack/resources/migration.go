@@ -3,6 +3,9 @@ package resources
 import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
+	"github.com/webstack-dev/webstack-operator/internal/stack/tuning"
 )
 
 const (
@@ -13,7 +16,7 @@ const (
 )
 
 // MigrationJob runs app.migration.command with image before the app pods move to it: named
-// MigrationJobName(ws, image), with the app's connection Secret, WorkerEnv and resources,
+// MigrationJobName(ws, image), with the app's connection Secret, MigrationEnv and resources,
 // labelled component "migration" (the database's NetworkPolicy admits it). It is retried
 // twice and deleted an hour after it finished. Its pod template is immutable: the
 // controller creates it once per image and command, and never applies it again. Call it
@@ -28,12 +31,12 @@ func MigrationJob(in Inputs, image string) *batchv1.Job {
 		Name:         "migrate",
 		Image:        image,
 		Command:      command,
-		Env:          WorkerEnv(ws, in.Tuning),
+		Env:          MigrationEnv(ws, in.Tuning),
 		EnvFrom:      envFrom(ws),
 		Resources:    *in.Tuning.App.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{mount(tmpVolume, tmpPath)},
 	}
-	spec := podSpec(AppUID, AppUID, 30, []corev1.Volume{emptyDir(tmpVolume)}, container)
+	spec := appPodSpec(ws, 30, container)
 	spec.RestartPolicy = corev1.RestartPolicyNever
 	return &batchv1.Job{
 		TypeMeta:   typeMeta(batchV1, "Job"),
@@ -44,4 +47,17 @@ func MigrationJob(in Inputs, image string) *batchv1.Job {
 			Template:                podTemplate(ws, ComponentMigration, nil, spec),
 		},
 	}
+}
+
+// MigrationEnv is the migration container's environment: CACHE_DEFAULT_TIMEOUT with the
+// cache Redis and, with the database, DATABASE_URL from the connection Secret's
+// DATABASE_DIRECT_URL: migrations take locks and may use session features, so they go to
+// PostgreSQL, not through the pooler (the database's NetworkPolicy admits the Job). Then
+// app.env, whose variables win.
+func MigrationEnv(ws *v1alpha1.WebStack, t tuning.Result) []corev1.EnvVar {
+	env := redisEnv(t)
+	if ws.Spec.Database.IsEnabled() {
+		env = append(env, secretEnv(DatabaseURLKey, ConnectionSecretName(ws), DatabaseDirectURLKey))
+	}
+	return mergeEnv(env, ws.Spec.App.Env)
 }

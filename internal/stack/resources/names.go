@@ -22,6 +22,7 @@ const (
 	ComponentRedis        = "redis"
 	ComponentBroker       = "broker"
 	ComponentDatabase     = "database"
+	ComponentPooler       = "pooler"
 	ComponentMigration    = "migration"
 	// ComponentConnection labels the connection Secret.
 	ComponentConnection = "connection"
@@ -105,6 +106,16 @@ func DatabaseHeadlessName(ws *v1alpha1.WebStack) string {
 func DatabaseConfigName(ws *v1alpha1.WebStack) string {
 	return name(ws, ComponentDatabase, "config")
 }
+
+// PoolerName is the PgBouncer Deployment, its Service, PodDisruptionBudget and
+// NetworkPolicy.
+func PoolerName(ws *v1alpha1.WebStack) string { return name(ws, ComponentPooler) }
+
+// PoolerConfigName is the ConfigMap with pgbouncer.ini.
+func PoolerConfigName(ws *v1alpha1.WebStack) string { return name(ws, ComponentPooler, "config") }
+
+// PoolerAuthName is the Secret with PgBouncer's auth file (the app role's password).
+func PoolerAuthName(ws *v1alpha1.WebStack) string { return name(ws, ComponentPooler, "auth") }
 
 // DatabaseCredentialsName is the Secret with the superuser and app passwords (keys
 // SuperuserPasswordKey and AppPasswordKey).

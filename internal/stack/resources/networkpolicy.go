@@ -19,7 +19,8 @@ import (
 //   - HAProxy -> the app (and Varnish, with the cache); Varnish -> HAProxy's app listener;
 //   - the app -> Varnish (PURGE and BAN);
 //   - the app, task workers and beat -> the cache Redis and the broker;
-//   - the app, task workers, beat and the migration Job -> PostgreSQL.
+//   - the app, task workers, beat and the migration Job -> PostgreSQL; with pooling, the app,
+//     task workers and beat -> PgBouncer, and PgBouncer and the migration Job -> PostgreSQL.
 //
 // Only ingress is restricted; kubelet probes are always allowed. Disabled components have
 // no policy.
@@ -53,6 +54,10 @@ func NetworkPolicies(ws *v1alpha1.WebStack) []*networkingv1.NetworkPolicy {
 	}
 	if spec.Database.IsEnabled() {
 		clients := slices.Clone(workers)
+		if spec.Database.IsPooled() {
+			nps = append(nps, allow(ws, PoolerName(ws), ComponentPooler, from(ws, workers, render.PoolerPort)))
+			clients = []string{ComponentPooler}
+		}
 		if spec.App.Migration != nil {
 			clients = append(clients, ComponentMigration)
 		}

@@ -66,9 +66,9 @@ func TestNetworkPolicies(t *testing.T) {
 	}
 	const (
 		lb, app, cache, tasks, beat, migration = ComponentLoadBalancer, ComponentApp, ComponentCache, ComponentTasks, ComponentBeat, ComponentMigration
-		redis, broker, db                      = ComponentRedis, ComponentBroker, ComponentDatabase
+		redis, broker, db, pooler              = ComponentRedis, ComponentBroker, ComponentDatabase, ComponentPooler
 		public, listener, stats, varnish       = render.HAProxyFrontendPort, render.HAProxyAppListenerPort, render.HAProxyStatsPort, render.VarnishPort
-		appPort, redisPort, pgPort             = 8000, render.RedisPort, render.PostgresPort
+		appPort, redisPort, pgPort, poolerPort = 8000, render.RedisPort, render.PostgresPort, render.PoolerPort
 	)
 	cases := map[string]struct {
 		opts  []option
@@ -92,15 +92,22 @@ func TestNetworkPolicies(t *testing.T) {
 				{app, cache, varnish, true},
 				{app, redis, redisPort, true},
 				{app, broker, redisPort, true},
-				{app, db, pgPort, true},
+				{app, db, pgPort, false},
+				{app, pooler, poolerPort, true},
+				{pooler, db, pgPort, true},
+				{outside, pooler, poolerPort, false},
+				{lb, pooler, poolerPort, false},
 				{app, lb, public, true},
 				{tasks, redis, redisPort, true},
 				{tasks, broker, redisPort, true},
-				{tasks, db, pgPort, true},
+				{tasks, db, pgPort, false},
+				{tasks, pooler, poolerPort, true},
 				{tasks, cache, varnish, false},
 				{beat, broker, redisPort, true},
-				{beat, db, pgPort, true},
+				{beat, db, pgPort, false},
+				{beat, pooler, poolerPort, true},
 				{migration, db, pgPort, true},
+				{migration, pooler, poolerPort, false},
 				{migration, redis, redisPort, false},
 				{redis, db, pgPort, false},
 				{app, db, 5433, false},
@@ -114,7 +121,18 @@ func TestNetworkPolicies(t *testing.T) {
 				{lb, app, appPort, true},
 				{outside, lb, listener, false},
 				{migration, db, pgPort, false},
+				{app, db, pgPort, false},
+				{app, pooler, poolerPort, true},
+			},
+		},
+		"without a pooler: the app, tasks and beat reach PostgreSQL": {
+			opts: []option{withPooling(v1alpha1.PoolingNone), withTasks(1), withBeat(), withMigration("manage.py", "migrate")},
+			flows: []flow{
 				{app, db, pgPort, true},
+				{tasks, db, pgPort, true},
+				{beat, db, pgPort, true},
+				{migration, db, pgPort, true},
+				{app, pooler, poolerPort, false}, // the default deny; no pooler pods anyway
 			},
 		},
 		"another app port": {

@@ -42,6 +42,12 @@ func podSpec(uid, fsGroup, grace int64, volumes []corev1.Volume, containers ...c
 	}
 }
 
+// appPodSpec is podSpec for a container of the app image (AppUser) with a writable /tmp.
+func appPodSpec(ws *v1alpha1.WebStack, grace int64, container corev1.Container) corev1.PodSpec {
+	uid, gid := AppUser(ws)
+	return podSpec(uid, gid, grace, []corev1.Volume{emptyDir(tmpVolume)}, container)
+}
+
 // emptyDir is a scratch volume on the node's disk, deleted with the pod.
 func emptyDir(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}

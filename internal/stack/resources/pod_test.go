@@ -66,7 +66,8 @@ func TestPodReferencesResolve(t *testing.T) {
 							continue
 						}
 						ref := e.ValueFrom.SecretKeyRef
-						if ref == nil || !slices.Contains(credentialKeys[ref.Name], ref.Key) {
+						_, inConnection := conn.Data[ref.Key]
+						if ref == nil || !slices.Contains(credentialKeys[ref.Name], ref.Key) && !(ref.Name == conn.Name && inConnection) {
 							t.Errorf("%s container %s variable %s refers to %+v", k, c.Name, e.Name, e.ValueFrom)
 						}
 					}

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -77,9 +78,17 @@ func databaseObjects(in Inputs) ([]Object, error) {
 		data[name] = s
 	}
 	cm := configMap(ws, DatabaseConfigName(ws), ComponentDatabase, data)
+	// The agent reloads postgresql.conf: only its parameters that take a restart are
+	// hashed (pg_hba.conf, init.sql and prepare.sh are read at start). Without the agent,
+	// every change rolls the pod.
+	hashed := data
+	if in.AgentImage != "" {
+		hashed = maps.Clone(data)
+		hashed[render.FilePostgres] = render.PostgresRestartOnly(data[render.FilePostgres])
+	}
 	return []Object{
 		cm,
-		PostgresStatefulSet(ws, in.Tuning, filesHash(data), credentialsHash(in.Credentials.DatabaseSuperuser, in.Credentials.DatabaseApp)),
+		PostgresStatefulSet(ws, in.Tuning, filesHash(hashed), credentialsHash(in.Credentials.DatabaseSuperuser, in.Credentials.DatabaseApp), in.AgentImage),
 		DatabaseService(ws),
 		DatabaseHeadlessService(ws),
 	}, nil
@@ -92,10 +101,13 @@ func databaseObjects(in Inputs) ([]Object, error) {
 // server runs as `postgres -c config_file=... -c hba_file=...` with nothing from the image's
 // entrypoint. Only the init container sees the passwords. pg_isready over TCP as the app role
 // (which never logs: it hangs up when asked for a password) is the probe; the startup probe
-// allows 15 minutes for crash recovery. cfgHash is the hash of the whole ConfigMap,
+// allows 15 minutes for crash recovery. cfgHash is the hash of the ConfigMap (with
+// postgresql.conf reduced to the parameters that take a restart when the agent runs),
 // credsHash the hash of the database passwords: a new password restarts the pod, whose init
-// container then sets it.
-func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.StatefulSet {
+// container then sets it. With agentImage, the agent beside the server reloads
+// postgresql.conf (pg_reload_conf() through the Unix socket, as the trusted local superuser)
+// and reports the parameters pending a restart.
+func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash, agentImage string) *appsv1.StatefulSet {
 	db := &ws.Spec.Database
 	isReady := []string{"pg_isready", "-q", "-h", "127.0.0.1", "-p", strconv.Itoa(render.PostgresPort),
 		"-U", render.DefaultAppRole, "-d", render.DefaultAppDatabase}
@@ -146,16 +158,26 @@ func PostgresStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsH
 		{Name: "shm", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
 		emptyDir(tmpVolume),
 	}
-	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, container)
+	containers := []corev1.Container{container}
+	if agentImage != "" {
+		volumes = append(volumes, emptyDir(agentVolume))
+		containers = append(containers, agentContainer(agentImage, "postgres", path.Join(postgresConfigDir, render.FilePostgres), t,
+			[]corev1.VolumeMount{readOnlyMount("config", postgresConfigDir), mount("run", postgresSocketDir)}, nil,
+			"--socket", postgresSocketDir, "--port", strconv.Itoa(render.PostgresPort)))
+	}
+	spec := podSpec(PostgresUID, PostgresUID, postgresGraceSeconds, volumes, containers...)
 	prepare.SecurityContext = RestrictedContainerSecurityContext(PostgresUID)
 	spec.InitContainers = []corev1.Container{prepare}
-	template := podTemplate(ws, ComponentDatabase, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentDatabase, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, DatabaseName(ws), ComponentDatabase, DatabaseHeadlessName(ws), databaseStorage(ws), template)
 }
 
-// DatabaseService is PostgreSQL's ClusterIP Service, the host of DATABASE_URL.
+// DatabaseService is PostgreSQL's Service, the host of DATABASE_URL. It is headless: its
+// name resolves to the ready pod's address. A ClusterIP would only add a virtual IP, proxy
+// rules on every node and API server work at creation (about 15% per stack, measured:
+// docs/benchmarks.md) for one pod that clients reach directly just as well.
 func DatabaseService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, DatabaseName(ws), ComponentDatabase, false, servicePort(portPostgres, render.PostgresPort, portPostgres))
+	return service(ws, DatabaseName(ws), ComponentDatabase, true, servicePort(portPostgres, render.PostgresPort, portPostgres))
 }
 
 // DatabaseHeadlessService governs the StatefulSet (stable pod DNS names).

@@ -174,7 +174,7 @@ func TestNewPasswordsRestartTheirServersAndUsers(t *testing.T) {
 		want   []string
 	}{
 		"database app password": {change: func(c *Credentials) { c.DatabaseApp = "new" },
-			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-tasks", "StatefulSet/shop-database"}},
+			want: []string{"Deployment/shop-app", "Deployment/shop-beat", "Deployment/shop-pooler", "Deployment/shop-tasks", "StatefulSet/shop-database"}},
 		"database superuser password": {change: func(c *Credentials) { c.DatabaseSuperuser = "new" },
 			want: []string{"StatefulSet/shop-database"}},
 		"redis password": {change: func(c *Credentials) { c.Redis = "new" },

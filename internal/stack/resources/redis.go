@@ -31,12 +31,17 @@ func redisObjects(in Inputs) ([]Object, error) {
 	if err != nil {
 		return nil, missing("redis", err)
 	}
-	hash := ConfigHash(render.FileRedis, conf)
+	// The agent applies maxmemory and maxmemory-policy with CONFIG SET; the rest of
+	// redis.conf is startup-only. Without the agent, every change rolls the pod.
+	hash := ConfigHash(render.FileRedis, render.RedisStartupOnly(conf))
+	if in.AgentImage == "" {
+		hash = ConfigHash(render.FileRedis, conf)
+	}
 	objs := []Object{RedisConfigMap(ws, conf), RedisService(ws)}
 	if persistent(&ws.Spec.Redis) {
-		objs = append(objs, RedisStatefulSet(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis)))
+		objs = append(objs, RedisStatefulSet(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis), in.AgentImage))
 	} else {
-		objs = append(objs, RedisDeployment(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis)))
+		objs = append(objs, RedisDeployment(ws, in.Tuning, hash, credentialsHash(in.Credentials.Redis), in.AgentImage))
 	}
 	return objs, nil
 }
@@ -47,30 +52,46 @@ func RedisConfigMap(ws *v1alpha1.WebStack, redisConf string) *corev1.ConfigMap {
 }
 
 // RedisDeployment is the cache Redis without persistence: one pod, data on an emptyDir.
-// cfgHash is ConfigHash of redis.conf.
-func RedisDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.Deployment {
+// cfgHash is ConfigHash of the startup-only part of redis.conf (all of it without an agent);
+// with agentImage, the agent applies the rest (redisAgent).
+func RedisDeployment(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash, agentImage string) *appsv1.Deployment {
 	r := &ws.Spec.Redis
 	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis), emptyDir(dataVolume)}
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
-	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	containers, volumes := redisAgent(ws, t, agentImage, volumes, c)
+	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, containers...)
+	template := podTemplate(ws, ComponentRedis, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return deployment(ws, RedisName(ws), ComponentRedis, ptr(int32(1)), appsv1.DeploymentStrategy{}, template)
 }
 
 // RedisStatefulSet is the cache Redis with persistence RDB or AOF: one pod, data on a
-// volume claim of redis.storage. cfgHash is ConfigHash of redis.conf.
-func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash string) *appsv1.StatefulSet {
+// volume claim of redis.storage. cfgHash and agentImage as for RedisDeployment.
+func RedisStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHash, agentImage string) *appsv1.StatefulSet {
 	r := &ws.Spec.Redis
 	volumes := []corev1.Volume{redisConfigVolume(RedisConfigName(ws), render.FileRedis)}
 	c := redisContainer(r.Image, RedisCredentialsName(ws), *t.Redis.Resources.DeepCopy())
-	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentRedis, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	containers, volumes := redisAgent(ws, t, agentImage, volumes, c)
+	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, containers...)
+	template := podTemplate(ws, ComponentRedis, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, RedisName(ws), ComponentRedis, RedisName(ws), storageOf(r), template)
 }
 
-// RedisService is the cache Redis' ClusterIP Service.
+// redisAgent adds the agent beside the cache Redis (with agentImage): it applies
+// render.RedisInPlace with CONFIG SET, authenticated with the password from the Secret.
+func redisAgent(ws *v1alpha1.WebStack, t tuning.Result, agentImage string, volumes []corev1.Volume, redis corev1.Container) ([]corev1.Container, []corev1.Volume) {
+	if agentImage == "" {
+		return []corev1.Container{redis}, volumes
+	}
+	a := agentContainer(agentImage, "redis", render.RedisConfigPath, t,
+		[]corev1.VolumeMount{readOnlyMount("config", path.Dir(render.RedisConfigPath))},
+		[]corev1.EnvVar{secretEnv(redisPasswordEnv, RedisCredentialsName(ws), PasswordKey)},
+		"--addr", "127.0.0.1:"+strconv.Itoa(render.RedisPort))
+	return []corev1.Container{redis, a}, append(volumes, emptyDir(agentVolume))
+}
+
+// RedisService is the cache Redis' Service, headless like DatabaseService.
 func RedisService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, RedisName(ws), ComponentRedis, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, RedisName(ws), ComponentRedis, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // brokerObjects are the broker's ConfigMap, StatefulSet and Service.
@@ -101,13 +122,13 @@ func BrokerStatefulSet(ws *v1alpha1.WebStack, t tuning.Result, cfgHash, credsHas
 	volumes := []corev1.Volume{redisConfigVolume(BrokerConfigName(ws), render.FileBroker)}
 	c := redisContainer(b.Image, BrokerCredentialsName(ws), *t.Broker.Resources.DeepCopy())
 	spec := podSpec(RedisUID, RedisUID, redisGraceSeconds, volumes, c)
-	template := podTemplate(ws, ComponentBroker, map[string]string{ConfigHashAnnotation: cfgHash, CredentialsHashAnnotation: credsHash}, spec)
+	template := podTemplate(ws, ComponentBroker, map[string]string{v1alpha1.ConfigHashAnnotation: cfgHash, v1alpha1.CredentialsHashAnnotation: credsHash}, spec)
 	return statefulSet(ws, BrokerName(ws), ComponentBroker, BrokerName(ws), b.Storage, template)
 }
 
-// BrokerService is the broker's ClusterIP Service.
+// BrokerService is the broker's Service, headless like DatabaseService.
 func BrokerService(ws *v1alpha1.WebStack) *corev1.Service {
-	return service(ws, BrokerName(ws), ComponentBroker, false, servicePort(portRedis, render.RedisPort, portRedis))
+	return service(ws, BrokerName(ws), ComponentBroker, true, servicePort(portRedis, render.RedisPort, portRedis))
 }
 
 // redisConfigVolume is ConfigMap cm with its key as redis.conf, mounted at

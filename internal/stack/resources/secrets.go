@@ -27,8 +27,12 @@ const (
 
 // Keys of the connection Secret, which the app, task and migration pods load as variables.
 const (
-	// DatabaseURLKey is postgres://app:<password>@<ws>-database.<ns>.svc:5432/app.
+	// DatabaseURLKey is postgres://app:<password>@<ws>-pooler.<ns>.svc:5432/app through
+	// PgBouncer, or <ws>-database.<ns>.svc with database.pooling.mode None.
 	DatabaseURLKey = "DATABASE_URL"
+	// DatabaseDirectURLKey is postgres://app:<password>@<ws>-database.<ns>.svc:5432/app,
+	// PostgreSQL itself: the migration Job's DATABASE_URL (session features, no pooler).
+	DatabaseDirectURLKey = "DATABASE_DIRECT_URL"
 	// RedisURLKey is the cache Redis, redis://:<password>@<ws>-redis.<ns>.svc:6379/0.
 	RedisURLKey = "REDIS_URL"
 	// RedisCacheURLKey is the same URL as RedisURLKey, under the name django-environ's cache_url
@@ -57,22 +61,30 @@ func CredentialSecret(ws *v1alpha1.WebStack, name string, data map[string][]byte
 }
 
 // ConnectionSecret holds the connection URLs of the enabled components, passwords
-// URL-escaped: DATABASE_URL with the database, REDIS_URL and CACHE_URL with the cache
+// URL-escaped: DATABASE_URL (through the pooler with pooling) and DATABASE_DIRECT_URL with
+// the database, REDIS_URL and CACHE_URL with the cache
 // Redis, CELERY_BROKER_URL with tasks. It is an error when an enabled component's password
 // is empty.
 func ConnectionSecret(ws *v1alpha1.WebStack, c Credentials) (*corev1.Secret, error) {
 	data := map[string][]byte{}
 	if ws.Spec.Database.IsEnabled() {
 		if c.DatabaseApp == "" {
-			return nil, errors.New("building the connection secret: the database app password is empty")
+			return nil, missing("connection secret", errEmptyAppPassword)
 		}
-		u := url.URL{
-			Scheme: "postgres",
-			User:   url.UserPassword(render.DefaultAppRole, c.DatabaseApp),
-			Host:   hostPort(ServiceHost(ws, DatabaseName(ws)), render.PostgresPort),
-			Path:   "/" + render.DefaultAppDatabase,
+		databaseURL := func(svc string) []byte {
+			u := url.URL{
+				Scheme: "postgres",
+				User:   url.UserPassword(render.DefaultAppRole, c.DatabaseApp),
+				Host:   hostPort(ServiceHost(ws, svc), render.PostgresPort),
+				Path:   "/" + render.DefaultAppDatabase,
+			}
+			return []byte(u.String())
 		}
-		data[DatabaseURLKey] = []byte(u.String())
+		data[DatabaseDirectURLKey] = databaseURL(DatabaseName(ws))
+		data[DatabaseURLKey] = data[DatabaseDirectURLKey]
+		if ws.Spec.Database.IsPooled() {
+			data[DatabaseURLKey] = databaseURL(PoolerName(ws))
+		}
 	}
 	if ws.Spec.Redis.IsEnabled() {
 		if c.Redis == "" {
@@ -95,6 +107,9 @@ func ConnectionSecret(ws *v1alpha1.WebStack, c Credentials) (*corev1.Secret, err
 		Data:       data,
 	}, nil
 }
+
+// errEmptyAppPassword is a database app password that was not passed.
+var errEmptyAppPassword = errors.New("the database app password is empty")
 
 // connectionHash is a hash of the connection Secret's keys and values.
 func connectionHash(s *corev1.Secret) string {

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
 func TestConnectionSecret(t *testing.T) {
@@ -12,18 +14,29 @@ func TestConnectionSecret(t *testing.T) {
 		opts []option
 		want map[string]string
 	}{
-		"defaults": {want: map[string]string{
-			DatabaseURLKey:   "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
-			RedisURLKey:      "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+		"defaults: DATABASE_URL through the pooler": {want: map[string]string{
+			DatabaseURLKey:       "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-pooler.shop-ns.svc:5432/app",
+			DatabaseDirectURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			RedisURLKey:          "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			RedisCacheURLKey:     "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+		}},
+		"pooling None: both URLs are PostgreSQL": {opts: []option{withPooling(v1alpha1.PoolingNone)}, want: map[string]string{
+			DatabaseURLKey:       "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			DatabaseDirectURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			RedisURLKey:          "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			RedisCacheURLKey:     "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
 		}},
 		"with tasks": {opts: []option{withTasks(1)}, want: map[string]string{
-			DatabaseURLKey:   "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
-			RedisURLKey:      "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
-			BrokerURLKey:     "redis://:broker-pw@shop-broker.shop-ns.svc:6379/0",
+			DatabaseURLKey:       "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-pooler.shop-ns.svc:5432/app",
+			DatabaseDirectURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+			RedisURLKey:          "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			RedisCacheURLKey:     "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0",
+			BrokerURLKey:         "redis://:broker-pw@shop-broker.shop-ns.svc:6379/0",
 		}},
-		"no redis":              {opts: []option{withoutRedis()}, want: map[string]string{DatabaseURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app"}},
+		"no redis": {opts: []option{withoutRedis()}, want: map[string]string{
+			DatabaseURLKey:       "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-pooler.shop-ns.svc:5432/app",
+			DatabaseDirectURLKey: "postgres://app:app%2Fpw%3Awith%40odd%23chars@shop-database.shop-ns.svc:5432/app",
+		}},
 		"no database":           {opts: []option{withoutDatabase()}, want: map[string]string{RedisURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0", RedisCacheURLKey: "redis://:redis-pw@shop-redis.shop-ns.svc:6379/0"}},
 		"nothing to connect to": {opts: []option{withoutDatabase(), withoutRedis()}, want: map[string]string{}},
 	}

@@ -2,6 +2,8 @@ package resources
 
 import (
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
 // The non-root users the containers run as. Every pod passes the Pod Security "restricted"
@@ -27,12 +29,33 @@ const (
 	// varnishd started by a non-root user uses no jail, and its only writable paths (the
 	// working directory and /tmp for the VCL compiler) are emptyDirs.
 	VarnishUID int64 = 1000
+	// PoolerUID and PoolerGID are the pgbouncer user and group of CloudNativePG's pgbouncer
+	// image (cloudnative-pg/pgbouncer-containers: `groupadd -r --gid 996 pgbouncer; useradd -r
+	// --uid 998 --gid 996 pgbouncer` and `USER pgbouncer`).
+	PoolerUID int64 = 998
+	PoolerGID int64 = 996
 	// AppUID runs the app, task, beat and migration containers. The app image is the user's
 	// and its user is unknown (often root, or a name such as "app" that the kubelet cannot
 	// check): 1000 is the usual first user of an image, and the image's files only need to
 	// be readable by it. The root filesystem is read-only; /tmp is writable.
 	AppUID int64 = 1000
 )
+
+// AppUser is the uid and gid of the app image's containers (app, tasks, beat, migration):
+// app.securityContext's runAsUser and runAsGroup, AppUID by default; runAsGroup defaults
+// to runAsUser.
+func AppUser(ws *v1alpha1.WebStack) (uid, gid int64) {
+	uid = AppUID
+	sc := ws.Spec.App.SecurityContext
+	if sc != nil && sc.RunAsUser != nil {
+		uid = *sc.RunAsUser
+	}
+	gid = uid
+	if sc != nil && sc.RunAsGroup != nil {
+		gid = *sc.RunAsGroup
+	}
+	return uid, gid
+}
 
 // RestrictedPodSecurityContext is the pod half of the restricted profile: runAsNonRoot with
 // uid, runAsGroup and fsGroup fsGroup (volumes become group-writable, changed only when the

@@ -1,12 +1,16 @@
 package resources
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 )
 
 // restrictedVolumeTypes are the volume sources the restricted profile allows.
@@ -225,7 +229,9 @@ func TestSecurityContextsUseTheImagesUsers(t *testing.T) {
 		"Deployment/shop-redis": RedisUID, "StatefulSet/shop-broker": RedisUID,
 		"StatefulSet/shop-database": PostgresUID, "Deployment/shop-app": AppUID,
 		"Deployment/shop-tasks": AppUID, "Deployment/shop-beat": AppUID,
+		"Deployment/shop-pooler": PoolerUID,
 	}
+	fsGroups := map[string]int64{"Deployment/shop-pooler": PoolerGID}
 	templates := podTemplates(objs)
 	if len(templates) != len(want) {
 		t.Fatalf("%d workloads, want %d", len(templates), len(want))
@@ -235,11 +241,59 @@ func TestSecurityContextsUseTheImagesUsers(t *testing.T) {
 		if got := *p.Spec.SecurityContext.RunAsUser; got != uid {
 			t.Errorf("%s pod runs as %d, want %d", k, got, uid)
 		}
-		if got := *p.Spec.SecurityContext.FSGroup; got != uid {
-			t.Errorf("%s fsGroup %d, want %d", k, got, uid)
+		if got, want := *p.Spec.SecurityContext.FSGroup, cmp.Or(fsGroups[k], uid); got != want {
+			t.Errorf("%s fsGroup %d, want %d", k, got, want)
 		}
 		if got := *container(t, p).SecurityContext.RunAsUser; got != uid {
 			t.Errorf("%s container runs as %d, want %d", k, got, uid)
 		}
+	}
+}
+
+// TestAppSecurityContext runs every container of the app image (app, tasks, beat,
+// migration) as app.securityContext's user and group, still restricted; the other
+// components keep their images' users.
+func TestAppSecurityContext(t *testing.T) {
+	cases := map[string]struct {
+		sc       *v1alpha1.AppSecurityContext
+		uid, gid int64
+	}{
+		"default":             {uid: AppUID, gid: AppUID},
+		"user: group follows": {sc: &v1alpha1.AppSecurityContext{RunAsUser: ptr(int64(4242))}, uid: 4242, gid: 4242},
+		"user and root group": {sc: &v1alpha1.AppSecurityContext{RunAsUser: ptr(int64(1001)), RunAsGroup: ptr(int64(0))}, uid: 1001, gid: 0},
+		"group only":          {sc: &v1alpha1.AppSecurityContext{RunAsGroup: ptr(int64(2000))}, uid: AppUID, gid: 2000},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := inputsFor(t, webStack(t, withMigration("manage.py", "migrate"), withBeat(), func(ws *v1alpha1.WebStack) {
+				ws.Spec.App.SecurityContext = tc.sc
+			}))
+			objs, err := Desired(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			templates := podTemplates(append(objs, MigrationJob(in, "registry.example.com/shop:1.5")))
+			appImage := 0
+			for k, p := range templates {
+				if errs := restrictedViolations(p.Spec); len(errs) > 0 {
+					t.Errorf("%s: %v", k, errors.Join(errs...))
+				}
+				if !strings.HasPrefix(p.Spec.Containers[0].Image, "registry.example.com/shop:") {
+					if *p.Spec.SecurityContext.RunAsUser == tc.uid && tc.uid != AppUID {
+						t.Errorf("%s (image %s) runs as the app's uid %d", k, p.Spec.Containers[0].Image, tc.uid)
+					}
+					continue
+				}
+				appImage++
+				psc, csc := p.Spec.SecurityContext, p.Spec.Containers[0].SecurityContext
+				if *psc.RunAsUser != tc.uid || *psc.RunAsGroup != tc.gid || *psc.FSGroup != tc.gid || *csc.RunAsUser != tc.uid || !*psc.RunAsNonRoot {
+					t.Errorf("%s: pod uid %d gid %d fsGroup %d, container uid %d; want uid %d gid %d, non-root",
+						k, *psc.RunAsUser, *psc.RunAsGroup, *psc.FSGroup, *csc.RunAsUser, tc.uid, tc.gid)
+				}
+			}
+			if appImage != 4 {
+				t.Errorf("%d pod templates run the app image, want 4 (app, tasks, beat, migration)", appImage)
+			}
+		})
 	}
 }

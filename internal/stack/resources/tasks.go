@@ -75,9 +75,9 @@ func TasksDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash str
 		args = append(args, "--queues="+strings.Join(ts.Queues, ","))
 	}
 	container := workerContainer(ws, t, "worker", image, clone(ts.Command), args)
-	spec := podSpec(AppUID, AppUID, max(taskGraceSeconds, t.App.TerminationGracePeriodSeconds), []corev1.Volume{emptyDir(tmpVolume)}, container)
+	spec := appPodSpec(ws, max(taskGraceSeconds, t.App.TerminationGracePeriodSeconds), container)
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentTasks)
-	template := podTemplate(ws, ComponentTasks, map[string]string{ConnectionHashAnnotation: connHash}, spec)
+	template := podTemplate(ws, ComponentTasks, map[string]string{v1alpha1.ConnectionHashAnnotation: connHash}, spec)
 	return deployment(ws, TasksName(ws), ComponentTasks, ptr(ts.TaskReplicas()), appsv1.DeploymentStrategy{}, template)
 }
 
@@ -92,8 +92,8 @@ func BeatDeployment(ws *v1alpha1.WebStack, t tuning.Result, image, connHash stri
 	}
 	args := []string{"--schedule=" + beatScheduleFile, "--pidfile="}
 	container := workerContainer(ws, t, "beat", image, command, args)
-	spec := podSpec(AppUID, AppUID, 30, []corev1.Volume{emptyDir(tmpVolume)}, container)
-	template := podTemplate(ws, ComponentBeat, map[string]string{ConnectionHashAnnotation: connHash}, spec)
+	spec := appPodSpec(ws, 30, container)
+	template := podTemplate(ws, ComponentBeat, map[string]string{v1alpha1.ConnectionHashAnnotation: connHash}, spec)
 	return deployment(ws, BeatName(ws), ComponentBeat, ptr(int32(1)), recreate(), template), nil
 }
 

@@ -3,6 +3,7 @@ package resources
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -20,6 +21,8 @@ const (
 	varnishWorkDir = "/var/lib/varnish"
 	// varnishGraceSeconds: varnishd exits promptly on SIGTERM.
 	varnishGraceSeconds = 30
+	// varnishAdminVolume holds the admin CLI's secret, shared by varnishd and the agent.
+	varnishAdminVolume = "admin"
 )
 
 // cacheObjects are Varnish's ConfigMap, Deployment, Service (for the app's PURGE and BAN),
@@ -35,11 +38,20 @@ func cacheObjects(in Inputs) ([]Object, error) {
 	if len(args) == 0 {
 		return nil, missing("cache", fmt.Errorf("the rendered config has no %s: pass render.Render's result for this spec", render.FileVarnishArgs))
 	}
-	// The hash of the arguments as `render --configs` writes them, one per line.
-	hash := ConfigHash(render.FileVCL, vcl, render.FileVarnishArgs, strings.Join(args, "\n")+"\n")
+	if in.AgentImage != "" && !slices.Contains(args, "-T") {
+		return nil, missing("cache", fmt.Errorf("the agent needs varnishd's admin CLI: render with render.Options.VarnishAdmin (stack.Build does with an agent image)"))
+	}
+	// The hash of the arguments as `render --configs` writes them, one per line: they are
+	// startup-only. The agent loads a new VCL into the running varnishd; without it, the
+	// VCL rolls the pods too.
+	argsFile := strings.Join(args, "\n") + "\n"
+	hash := ConfigHash(render.FileVarnishArgs, argsFile)
+	if in.AgentImage == "" {
+		hash = ConfigHash(render.FileVCL, vcl, render.FileVarnishArgs, argsFile)
+	}
 	objs := []Object{
 		VarnishConfigMap(ws, vcl),
-		VarnishDeployment(ws, in.Tuning, args, hash),
+		VarnishDeployment(ws, in.Tuning, args, hash, in.AgentImage),
 		VarnishHeadlessService(ws),
 	}
 	if ws.Spec.Cache.Replicas > 1 {
@@ -56,8 +68,12 @@ func VarnishConfigMap(ws *v1alpha1.WebStack, vcl string) *corev1.ConfigMap {
 // VarnishDeployment runs `varnishd <args>` (args from VarnishArgs, which hold -F for the
 // foreground and -f for the VCL mounted from the ConfigMap) on cache.replicas pods spread
 // over nodes. Probes ask Varnish's own health path, answered without the app. cfgHash is
-// ConfigHash of default.vcl and varnishd.args.
-func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cfgHash string) *appsv1.Deployment {
+// ConfigHash of the startup-only varnishd.args (of default.vcl too without an agent).
+//
+// With agentImage, an init container writes a random secret for the admin CLI (-T on
+// loopback, -S on an emptyDir) and the agent beside varnishd loads every new default.vcl
+// with vcl.inline and vcl.use: the cache survives.
+func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cfgHash, agentImage string) *appsv1.Deployment {
 	c := &ws.Spec.Cache
 	container := corev1.Container{
 		Name:           "varnish",
@@ -79,9 +95,29 @@ func VarnishDeployment(ws *v1alpha1.WebStack, t tuning.Result, args []string, cf
 		emptyDir("workdir"),
 		emptyDir(tmpVolume),
 	}
-	spec := podSpec(VarnishUID, VarnishUID, varnishGraceSeconds, volumes, container)
+	containers := []corev1.Container{container}
+	var initContainers []corev1.Container
+	if agentImage != "" {
+		admin := mount(varnishAdminVolume, path.Dir(render.VarnishSecretPath))
+		containers[0].VolumeMounts = append(containers[0].VolumeMounts, readOnlyMount(varnishAdminVolume, path.Dir(render.VarnishSecretPath)))
+		volumes = append(volumes, emptyDir(varnishAdminVolume), emptyDir(agentVolume))
+		containers = append(containers, agentContainer(agentImage, "varnish", render.VarnishVCLPath, t,
+			[]corev1.VolumeMount{readOnlyMount("config", path.Dir(render.VarnishVCLPath)), admin}, nil,
+			"--admin", render.VarnishAdminAddress, "--secret", render.VarnishSecretPath))
+		secret := corev1.Container{
+			Name:            "admin-secret",
+			Image:           agentImage,
+			Args:            []string{"agent", "secret", render.VarnishSecretPath},
+			Resources:       *t.Agent.Resources.DeepCopy(),
+			VolumeMounts:    []corev1.VolumeMount{admin},
+			SecurityContext: RestrictedContainerSecurityContext(VarnishUID),
+		}
+		initContainers = append(initContainers, secret)
+	}
+	spec := podSpec(VarnishUID, VarnishUID, varnishGraceSeconds, volumes, containers...)
+	spec.InitContainers = initContainers
 	spec.TopologySpreadConstraints = spreadOverNodes(ws, ComponentCache)
-	template := podTemplate(ws, ComponentCache, map[string]string{ConfigHashAnnotation: cfgHash}, spec)
+	template := podTemplate(ws, ComponentCache, hashAnnotations(v1alpha1.ConfigHashAnnotation, cfgHash), spec)
 	return deployment(ws, CacheName(ws), ComponentCache, ptr(c.Replicas), surgeFirst(), template)
 }
 

@@ -20,6 +20,7 @@ const (
 	Redis
 	Cache
 	LoadBalancer
+	Pooler
 )
 
 // String is the component's name as in the spec and status.tuning, e.g. "loadBalancer".
@@ -39,6 +40,8 @@ func (c Component) String() string {
 		return "cache"
 	case LoadBalancer:
 		return "loadBalancer"
+	case Pooler:
+		return "pooler"
 	}
 	return fmt.Sprintf("Component(%d)", int(c))
 }
@@ -58,6 +61,8 @@ func (c Component) defaults() (cpu, memory resource.Quantity) {
 		return resource.MustParse("500m"), resource.MustParse("512Mi")
 	case LoadBalancer:
 		return resource.MustParse("500m"), resource.MustParse("256Mi")
+	case Pooler:
+		return resource.MustParse("100m"), resource.MustParse("64Mi")
 	}
 	return resource.Quantity{}, resource.Quantity{}
 }
@@ -69,7 +74,7 @@ func (c Component) defaults() (cpu, memory resource.Quantity) {
 // user set is kept as it is. r is never modified. An unknown component gets an unchanged copy.
 func ContainerResources(c Component, r corev1.ResourceRequirements) corev1.ResourceRequirements {
 	out := *r.DeepCopy()
-	if c < App || c > LoadBalancer {
+	if c < App || c > Pooler {
 		return out
 	}
 	cpu, memory := c.defaults()

@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-var components = []Component{App, Tasks, Broker, Database, Redis, Cache, LoadBalancer}
+var components = []Component{App, Tasks, Broker, Database, Redis, Cache, LoadBalancer, Pooler}
 
 func TestContainerResources(t *testing.T) {
 	cases := map[string]struct {
@@ -177,7 +177,7 @@ func TestInputs(t *testing.T) {
 }
 
 func TestComponentString(t *testing.T) {
-	want := []string{"app", "tasks", "broker", "database", "redis", "cache", "loadBalancer"}
+	want := []string{"app", "tasks", "broker", "database", "redis", "cache", "loadBalancer", "pooler"}
 	for i, c := range components {
 		if c.String() != want[i] {
 			t.Errorf("%d: %q, want %q", i, c, want[i])

@@ -68,6 +68,8 @@ func withResources(c Component, limits, requests corev1.ResourceList) option {
 			s.Cache.Resources = r
 		case LoadBalancer:
 			s.LoadBalancer.Resources = r
+		case Pooler:
+			s.Database.Pooling.Resources = r
 		}
 	}
 }
@@ -116,6 +118,12 @@ func withPersistence(p v1alpha1.RedisPersistence) option {
 }
 func withRedisPolicy(p string) option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Redis.MaxMemoryPolicy = p }
+}
+func withPooling(m v1alpha1.PoolingMode) option {
+	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Pooling.Mode = m }
+}
+func withPoolerReplicas(n int32) option {
+	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.Pooling.Replicas = &n }
 }
 func withMaxConnections(n int32) option {
 	return func(ws *v1alpha1.WebStack) { ws.Spec.Database.MaxConnections = n }

@@ -239,7 +239,7 @@ func checkInvariants(t *testing.T, ws *v1alpha1.WebStack, r Result) {
 	}
 
 	lb := r.LoadBalancer
-	if lb.Threads < 1 || lb.Threads > maxHAProxyThreads || lb.ServerSlots != a.MaxPods || lb.MaxConnections != ws.Spec.LoadBalancer.MaxConnections {
+	if lb.Threads < 1 || lb.Threads > maxHAProxyThreads || lb.ServerSlots != serverSlots(a.MaxPods) || lb.ServerSlots < min(a.MaxPods, 1<<30) || lb.MaxConnections != ws.Spec.LoadBalancer.MaxConnections {
 		t.Errorf("load balancer %+v", lb)
 	}
 	// serverMaxConnections is exactly ceil(workers x threads / replicas): all HAProxy pods

@@ -15,7 +15,9 @@ const maxHAProxyThreads = 64
 //	                       so that all HAProxy pods together never send an app pod more concurrent
 //	                       requests than its workers can serve; the rest wait in HAProxy's queue
 //	                       (bounded by timeouts.queue)
-//	serverSlots          = app.maxPods (server-template slots)
+//	serverSlots          = max(8, the power of two at or above app.maxPods) (server-template
+//	                       slots): headroom, so that scaling the app changes nothing in
+//	                       haproxy.cfg until it crosses a power of two
 //
 // loadBalancer.replicas below 1 (the API forbids it) counts as 1.
 func (x *explainer) loadBalancer(s *v1alpha1.LoadBalancerSpec, app AppResult) LoadBalancerResult {
@@ -36,7 +38,21 @@ func (x *explainer) loadBalancer(s *v1alpha1.LoadBalancerSpec, app AppResult) Lo
 		"max(1, ceil(%d workers x %d threads / %d HAProxy replicas)) = %d: together the HAProxy pods never send an app pod more requests than it can serve; the rest queue",
 		app.WorkersPerPod, app.ThreadsPerWorker, replicas, r.ServerMaxConnections)
 
-	r.ServerSlots = app.MaxPods
-	x.line("loadBalancer.serverSlots", itoa(r.ServerSlots), "app.maxPods = %d", app.MaxPods)
+	r.ServerSlots = serverSlots(app.MaxPods)
+	x.line("loadBalancer.serverSlots", itoa(r.ServerSlots),
+		"max(%d, the power of two at or above app.maxPods %d) = %d: empty slots wait for pods, so scaling the app reloads nothing",
+		minServerSlots, app.MaxPods, r.ServerSlots)
 	return r
+}
+
+// minServerSlots is the fewest app server slots: small stacks scale within them.
+const minServerSlots = 8
+
+// serverSlots is max(minServerSlots, the smallest power of two >= pods), at most MaxInt32.
+func serverSlots(pods int32) int32 {
+	n := int64(minServerSlots)
+	for n < int64(pods) {
+		n *= 2
+	}
+	return clamp32(n)
 }

@@ -28,10 +28,12 @@ func (d *DatabaseResult) BelowBudget() bool {
 	return d != nil && d.MaxConnections < d.ConnectionBudget
 }
 
-// database derives PostgreSQL's sizing (only called when the database is enabled), with
-// m = the database container's memory in MiB:
+// database derives PostgreSQL's sizing (only called when the database is enabled), and
+// the pooler's with database.pooling, with m = the database container's memory in MiB:
 //
-//	connectionBudget   = app.maxPods x workersPerPod x threadsPerWorker
+//	connectionBudget   = with a pooler: the pooler's serverConnections + 10 reserved
+//	                     (independent of the number of app pods);
+//	                     without: app.maxPods x workersPerPod x threadsPerWorker
 //	                     + tasks.pods x concurrency + (1 with beat) + 10 reserved
 //	maxConnections     = database.maxConnections if > 0 (a warning when below the budget),
 //	                     else the budget, at most 100000 (a warning when capped)
@@ -39,21 +41,36 @@ func (d *DatabaseResult) BelowBudget() bool {
 //	effectiveCacheSize = 3m / 4
 //	maintenanceWorkMem = min(m / 16, 2048Mi)
 //	workMem            = max(4Mi, (m - sharedBuffers) / (maxConnections x 3))
-func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *TasksResult) DatabaseResult {
+func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *TasksResult) (DatabaseResult, *PoolerResult) {
 	in := x.inputs(Database, d.Resources)
 	r := DatabaseResult{Inputs: in.Inputs, Resources: in.resources}
 
-	budget := satMul(satMul(int64(app.MaxPods), int64(app.WorkersPerPod)), int64(app.ThreadsPerWorker))
-	budgetExpr := fmt.Sprintf("app %d pods x %d workers x %d threads", app.MaxPods, app.WorkersPerPod, app.ThreadsPerWorker)
-	if tasks != nil {
-		budget = satAdd(budget, satMul(int64(tasks.Pods), int64(tasks.Concurrency)))
-		budget = satAdd(budget, int64(tasks.Beat))
-		budgetExpr += fmt.Sprintf(" + tasks %d pods x concurrency %d + beat %d", tasks.Pods, tasks.Concurrency, tasks.Beat)
+	var pooler *PoolerResult
+	var budget int64
+	var budgetExpr string
+	// The pooler's lines follow the database's, as status.tuning orders them.
+	px := &explainer{}
+	defer func() {
+		x.lines = append(x.lines, px.lines...)
+		x.warnings = append(x.warnings, px.warnings...)
+	}()
+	if d.IsPooled() {
+		p := px.pooler(&d.Pooling, in.MilliCPU, app, tasks)
+		pooler = &p
+		budget = int64(p.ServerConnections)
+		budgetExpr = fmt.Sprintf("pooler (%d replicas + %d rollout surge) x (pool %d + reserve %d)",
+			p.Replicas, p.Surge, p.PoolSize, p.ReservePoolSize)
+	} else {
+		budget, budgetExpr = processBudget(app, tasks)
 	}
 	budget = satAdd(budget, reservedConnections)
 	budgetExpr += fmt.Sprintf(" + %d reserved", reservedConnections)
 	r.ConnectionBudget = clamp32(budget)
 	budgetLine := fmt.Sprintf("%s = %d (reserved: 3 superuser, the migration Job, admin and monitoring sessions)", budgetExpr, budget)
+	tooMany := "lower app.workers, app.threads or the number of app pods, or pool connections (database.pooling.mode Transaction)"
+	if pooler != nil {
+		tooMany = "lower database.pooling.replicas or database.resources cpu"
+	}
 
 	switch {
 	case d.MaxConnections > 0:
@@ -63,7 +80,7 @@ func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *Tas
 		if int64(d.MaxConnections) < budget {
 			fix := fmt.Sprintf("raise it to at least %d, or remove it to derive it", budget)
 			if budget > maxDatabaseConnections {
-				fix = "lower app.workers, app.threads or the number of app pods, or pool connections"
+				fix = tooMany
 			}
 			x.warn("database.maxConnections %d is below the connection budget %d (%s): some app or task processes may fail to connect; %s",
 				d.MaxConnections, budget, budgetExpr, fix)
@@ -72,8 +89,8 @@ func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *Tas
 		r.MaxConnections = maxDatabaseConnections
 		x.line("database.maxConnections", itoa(r.MaxConnections), "%s = %d, capped at %d (the most database.maxConnections accepts)",
 			budgetExpr, budget, maxDatabaseConnections)
-		x.warn("the connection budget %d (%s) exceeds %d, the most the operator configures: lower app.workers, app.threads or the number of app pods, or pool connections",
-			budget, budgetExpr, maxDatabaseConnections)
+		x.warn("the connection budget %d (%s) exceeds %d, the most the operator configures: %s",
+			budget, budgetExpr, maxDatabaseConnections, tooMany)
 	default:
 		r.MaxConnections = int32(budget)
 		x.line("database.maxConnections", itoa(r.MaxConnections), "%s", budgetLine)
@@ -94,5 +111,5 @@ func (x *explainer) database(d *v1alpha1.DatabaseSpec, app AppResult, tasks *Tas
 	r.MaintenanceWorkMemMiB = min(m/16, maxMaintenanceWorkMemMiB)
 	x.line("database.maintenanceWorkMem", mi(r.MaintenanceWorkMemMiB), "min(%s / 16, %s) = min(%s, %s) = %s",
 		mi(m), mi(maxMaintenanceWorkMemMiB), mi(m/16), mi(maxMaintenanceWorkMemMiB), mi(r.MaintenanceWorkMemMiB))
-	return r
+	return r, pooler
 }

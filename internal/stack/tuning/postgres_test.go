@@ -17,27 +17,27 @@ func TestDatabaseBudget(t *testing.T) {
 		warning     string
 	}{
 		"derived: budget is max_connections": {
-			ws: webStack(t, withTasks(3), withBeat()), maxConn: 2*3 + 3*1 + 1 + 10, budget: 20,
+			ws: webStack(t, direct, withTasks(3), withBeat()), maxConn: 2*3 + 3*1 + 1 + 10, budget: 20,
 		},
 		"explicit equal to the budget: no warning": {
-			ws: webStack(t, withMaxConnections(16)), maxConn: 16, budget: 16,
+			ws: webStack(t, direct, withMaxConnections(16)), maxConn: 16, budget: 16,
 		},
 		"explicit below the budget: kept, warned": {
-			ws: webStack(t, withMaxConnections(15)), maxConn: 15, budget: 16, belowBudget: true,
+			ws: webStack(t, direct, withMaxConnections(15)), maxConn: 15, budget: 16, belowBudget: true,
 			warning: "database.maxConnections 15 is below the connection budget 16 (app 2 pods x 3 workers x 1 threads + 10 reserved): some app or task processes may fail to connect; raise it to at least 16, or remove it to derive it",
 		},
 		"explicit below a budget above the cap": {
-			ws:      webStack(t, withAutoscaling(1, 1000), withWorkers(256), withThreads(64), withMaxConnections(100000)),
+			ws:      webStack(t, direct, withAutoscaling(1, 1000), withWorkers(256), withThreads(64), withMaxConnections(100000)),
 			maxConn: 100000, budget: 16384010, belowBudget: true,
-			warning: "database.maxConnections 100000 is below the connection budget 16384010 (app 1000 pods x 256 workers x 64 threads + 10 reserved): some app or task processes may fail to connect; lower app.workers, app.threads or the number of app pods, or pool connections",
+			warning: "database.maxConnections 100000 is below the connection budget 16384010 (app 1000 pods x 256 workers x 64 threads + 10 reserved): some app or task processes may fail to connect; lower app.workers, app.threads or the number of app pods, or pool connections (database.pooling.mode Transaction)",
 		},
 		"derived above the cap": {
-			ws:      webStack(t, withAutoscaling(1, 1000), withWorkers(200)),
+			ws:      webStack(t, direct, withAutoscaling(1, 1000), withWorkers(200)),
 			maxConn: 100000, budget: 200010, belowBudget: true,
-			warning: "the connection budget 200010 (app 1000 pods x 200 workers x 1 threads + 10 reserved) exceeds 100000, the most the operator configures: lower app.workers, app.threads or the number of app pods, or pool connections",
+			warning: "the connection budget 200010 (app 1000 pods x 200 workers x 1 threads + 10 reserved) exceeds 100000, the most the operator configures: lower app.workers, app.threads or the number of app pods, or pool connections (database.pooling.mode Transaction)",
 		},
 		"values the API rejects cannot overflow": {
-			ws:      rawWebStack(withReplicas(math.MaxInt32), withWorkers(math.MaxInt32), withThreads(math.MaxInt32), withTasks(math.MaxInt32), withConcurrency(math.MaxInt32), withBeat()),
+			ws:      rawWebStack(direct, withReplicas(math.MaxInt32), withWorkers(math.MaxInt32), withThreads(math.MaxInt32), withTasks(math.MaxInt32), withConcurrency(math.MaxInt32), withBeat()),
 			maxConn: 100000, budget: math.MaxInt32, belowBudget: true,
 			warning: "the connection budget 9223372036854775807 (",
 		},
@@ -89,7 +89,7 @@ func TestDatabaseMemorySplit(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			d := For(webStack(t, withResources(Database, list("memory", c.memory), nil))).Database
+			d := For(webStack(t, direct, withResources(Database, list("memory", c.memory), nil))).Database
 			got := [4]int64{d.SharedBuffersMiB, d.EffectiveCacheSizeMiB, d.WorkMemMiB, d.MaintenanceWorkMemMiB}
 			if got != c.want {
 				t.Errorf("got %v, want %v", got, c.want)
@@ -97,3 +97,6 @@ func TestDatabaseMemorySplit(t *testing.T) {
 		})
 	}
 }
+
+// direct turns the pooler off: the budget counts every app and task process.
+var direct = withPooling(v1alpha1.PoolingNone)

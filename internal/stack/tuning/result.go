@@ -8,10 +8,13 @@ type Result struct {
 	App          AppResult
 	Tasks        *TasksResult
 	Database     *DatabaseResult
+	Pooler       *PoolerResult
 	Redis        *RedisResult
 	Broker       *RedisResult
 	Cache        *CacheResult
 	LoadBalancer LoadBalancerResult
+	// Agent is the in-pod agent beside Varnish, HAProxy and the cache Redis.
+	Agent AgentResult
 
 	// Warnings are problems with explicit spec values (never silently corrected).
 	Warnings []string
@@ -69,7 +72,8 @@ type DatabaseResult struct {
 	Resources corev1.ResourceRequirements
 	// MaxConnections is max_connections (explicit or derived).
 	MaxConnections int32
-	// ConnectionBudget is what every app and task process can open, plus 10 reserved.
+	// ConnectionBudget is what PostgreSQL must accept: the pooler's server connections (or,
+	// without a pooler, every app and task process), plus 10 reserved.
 	ConnectionBudget      int32
 	SharedBuffersMiB      int64
 	EffectiveCacheSizeMiB int64

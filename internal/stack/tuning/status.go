@@ -40,6 +40,14 @@ func (r Result) Status() v1alpha1.TuningStatus {
 			MaintenanceWorkMem: mi(d.MaintenanceWorkMemMiB),
 		}
 	}
+	if p := r.Pooler; p != nil {
+		s.Pooler = &v1alpha1.PoolerTuning{
+			Replicas:             p.Replicas,
+			PoolSize:             p.PoolSize,
+			ReservePoolSize:      p.ReservePoolSize,
+			MaxClientConnections: p.MaxClientConnections,
+		}
+	}
 	if c := r.Redis; c != nil {
 		s.Redis = &v1alpha1.RedisTuning{MaxMemory: mi(c.MaxMemoryMiB), MaxMemoryPolicy: c.MaxMemoryPolicy}
 	}

@@ -12,18 +12,21 @@ import (
 )
 
 // The example of the issue: an all-defaults spec with app autoscaling up to 10 pods and 2
-// task replicas without beat.
+// task replicas without beat, with the default pooler: max_connections comes from the
+// pooler's server pools (2 replicas + 1 rollout surge) x (pool 3 + reserve 1) + 10 = 22, not
+// from the 32 app and task processes.
 func TestStatusOfTheIssueExample(t *testing.T) {
 	ws := webStack(t, withAutoscaling(2, 10), withTasks(2))
 	got := For(ws).Status()
 	want := v1alpha1.TuningStatus{
 		App:          v1alpha1.AppTuning{WorkersPerPod: 3, ThreadsPerWorker: 1, MaxPods: 10, TerminationGracePeriodSeconds: 45},
 		Tasks:        &v1alpha1.TasksTuning{Concurrency: 1, Pods: 2},
-		Database:     &v1alpha1.DatabaseTuning{MaxConnections: 42, SharedBuffers: "256Mi", EffectiveCacheSize: "768Mi", WorkMem: "6Mi", MaintenanceWorkMem: "64Mi"},
+		Database:     &v1alpha1.DatabaseTuning{MaxConnections: 22, SharedBuffers: "256Mi", EffectiveCacheSize: "768Mi", WorkMem: "11Mi", MaintenanceWorkMem: "64Mi"},
+		Pooler:       &v1alpha1.PoolerTuning{Replicas: 2, PoolSize: 3, ReservePoolSize: 1, MaxClientConnections: 100},
 		Redis:        &v1alpha1.RedisTuning{MaxMemory: "192Mi", MaxMemoryPolicy: "allkeys-lru"},
 		Broker:       &v1alpha1.RedisTuning{MaxMemory: "128Mi", MaxMemoryPolicy: "noeviction"},
 		Cache:        &v1alpha1.CacheTuning{Storage: "307Mi", Transient: "51Mi"},
-		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 2, ServerSlots: 10},
+		LoadBalancer: v1alpha1.LoadBalancerTuning{MaxConnections: 4096, Threads: 1, ServerMaxConnections: 2, ServerSlots: 16},
 		Warnings:     []string{},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -49,14 +52,19 @@ func TestStatusOfTheIssueExample(t *testing.T) {
   database:
     effectiveCacheSize: 768Mi
     maintenanceWorkMem: 64Mi
-    maxConnections: 42
+    maxConnections: 22
     sharedBuffers: 256Mi
-    workMem: 6Mi
+    workMem: 11Mi
   loadBalancer:
     maxConnections: 4096
     serverMaxConnections: 2
-    serverSlots: 10
+    serverSlots: 16
     threads: 1
+  pooler:
+    maxClientConnections: 100
+    poolSize: 3
+    replicas: 2
+    reservePoolSize: 1
   redis:
     maxMemory: 192Mi
     maxMemoryPolicy: allkeys-lru

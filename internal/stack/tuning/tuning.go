@@ -28,8 +28,8 @@ func For(ws *v1alpha1.WebStack) Result {
 		r.Tasks = &t
 	}
 	if spec.Database.IsEnabled() {
-		d := x.database(&spec.Database, r.App, r.Tasks)
-		r.Database = &d
+		d, pooler := x.database(&spec.Database, r.App, r.Tasks)
+		r.Database, r.Pooler = &d, pooler
 	}
 	if spec.Redis.IsEnabled() {
 		c := x.redis(&spec.Redis)
@@ -44,6 +44,7 @@ func For(ws *v1alpha1.WebStack) Result {
 		r.Cache = &c
 	}
 	r.LoadBalancer = x.loadBalancer(&spec.LoadBalancer, r.App)
+	r.Agent = agent()
 
 	r.Warnings = x.warnings
 	if r.Warnings == nil {

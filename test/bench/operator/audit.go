@@ -10,17 +10,16 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
 // request is one request of the manager, as the API server's audit log saw it.
 type request struct {
-	at        time.Time // when the API server received it
-	done      time.Time // when it answered
-	verb      string
-	resource  string // resource[/subresource]
-	namespace string
-	name      string
-	code      int
+	at, done        time.Time // received, answered
+	verb, resource  string    // resource[/subresource]
+	namespace, name string
+	code            int32
 }
 
 func (r request) write() bool {
@@ -30,29 +29,8 @@ func (r request) write() bool {
 // key is "verb resource", the rows of the per-resource tables.
 func (r request) key() string { return r.verb + " " + r.resource }
 
-// auditEvent is the part of an audit.k8s.io/v1 Event the benchmark reads.
-type auditEvent struct {
-	Stage string `json:"stage"`
-	Verb  string `json:"verb"`
-	User  struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Subresource string `json:"subresource"`
-		Namespace   string `json:"namespace"`
-		Name        string `json:"name"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
-	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
-	StageTimestamp           time.Time `json:"stageTimestamp"`
-}
-
-// auditLog follows the API server's audit log file and keeps the manager's requests.
-// A request counts once: at ResponseComplete, except a watch, which counts when it starts
-// (ResponseStarted), since it completes only when the watch ends.
+// auditLog follows the API server's audit log and keeps the manager's requests. A request
+// counts once, at ResponseComplete; a watch when it starts (ResponseStarted).
 type auditLog struct {
 	mu       sync.Mutex
 	requests []request
@@ -60,13 +38,11 @@ type auditLog struct {
 	written map[string][]time.Time
 	// lastSeen is when the harness last read a request of the manager (quiescence).
 	lastSeen time.Time
-	done     chan struct{}
 }
 
 func tailAudit(ctx context.Context, path string) *auditLog {
-	a := &auditLog{lastSeen: time.Now(), done: make(chan struct{})}
+	a := &auditLog{lastSeen: time.Now(), written: map[string][]time.Time{}}
 	go func() {
-		defer close(a.done)
 		var r *bufio.Reader
 		var partial []byte
 		for ctx.Err() == nil {
@@ -78,8 +54,7 @@ func tailAudit(ctx context.Context, path string) *auditLog {
 			}
 			for r != nil {
 				line, err := r.ReadBytes('\n')
-				partial = append(partial, line...)
-				if err != nil {
+				if partial = append(partial, line...); err != nil {
 					break
 				}
 				a.add(partial)
@@ -92,14 +67,14 @@ func tailAudit(ctx context.Context, path string) *auditLog {
 }
 
 func (a *auditLog) add(line []byte) {
-	var ev auditEvent
+	var ev auditv1.Event
 	if json.Unmarshal(line, &ev) != nil || ev.User.Username != benchUser {
 		return
 	}
-	if want := map[bool]string{true: "ResponseStarted", false: "ResponseComplete"}[ev.Verb == "watch"]; ev.Stage != want {
+	if want := map[bool]auditv1.Stage{true: auditv1.StageResponseStarted, false: auditv1.StageResponseComplete}[ev.Verb == "watch"]; ev.Stage != want {
 		return
 	}
-	r := request{at: ev.RequestReceivedTimestamp, done: ev.StageTimestamp, verb: ev.Verb}
+	r := request{at: ev.RequestReceivedTimestamp.Time, done: ev.StageTimestamp.Time, verb: ev.Verb}
 	if o := ev.ObjectRef; o != nil {
 		r.resource, r.namespace, r.name = o.Resource, o.Namespace, o.Name
 		if o.Subresource != "" {
@@ -113,17 +88,14 @@ func (a *auditLog) add(line []byte) {
 	defer a.mu.Unlock()
 	a.requests = append(a.requests, r)
 	if r.write() && r.code/100 == 2 {
-		if a.written == nil {
-			a.written = map[string][]time.Time{}
-		}
 		k := r.resource + "/" + r.namespace + "/" + r.name
 		a.written[k] = append(a.written[k], r.done)
 	}
 	a.lastSeen = time.Now()
 }
 
-// writtenAfter is when the object ("resource/namespace/name") was first written with
-// success by a request the API server received at from or later.
+// writtenAfter is when the object ("resource/namespace/name") was first written with success
+// by a request received at from or later.
 func (a *auditLog) writtenAfter(key string, from time.Time) (time.Time, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -135,7 +107,6 @@ func (a *auditLog) writtenAfter(key string, from time.Time) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// quietSince is when the harness last read a request of the manager.
 func (a *auditLog) quietSince() time.Time {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -155,15 +126,14 @@ func (a *auditLog) between(from, to time.Time) []request {
 	return out
 }
 
-// requestCounts summarises the requests of one window.
+// requestCounts summarises the requests of one window, by "verb resource[/subresource]";
+// Failed by "verb resource code" for answers outside 2xx (409 conflicts, 404s).
 type requestCounts struct {
-	Writes int `json:"writes"`
-	Reads  int `json:"reads"`
-	// WritesBy and ReadsBy count by "verb resource[/subresource]".
+	Writes   int            `json:"writes"`
+	Reads    int            `json:"reads"`
 	WritesBy map[string]int `json:"writesBy"`
 	ReadsBy  map[string]int `json:"readsBy"`
-	// Failed counts responses outside 2xx by "verb resource code" (409 conflicts, 404s).
-	Failed map[string]int `json:"failed,omitempty"`
+	Failed   map[string]int `json:"failed,omitempty"`
 }
 
 func countRequests(rs []request) requestCounts {
@@ -177,16 +147,15 @@ func countRequests(rs []request) requestCounts {
 			c.ReadsBy[r.key()]++
 		}
 		if r.code != 0 && r.code/100 != 2 {
-			c.Failed[r.key()+" "+strconv.Itoa(r.code)]++
+			c.Failed[r.key()+" "+strconv.Itoa(int(r.code))]++
 		}
 	}
 	return c
 }
 
 // writesPerWebStack counts each WebStack's writes by "verb resource", attributed by name:
-// children are named "<webstack>-<component>", Events "<object>.<suffix>", the WebStack
-// itself "<webstack>". The benchmark's WebStacks are named ws-NNNN, so the prefix is
-// unambiguous.
+// children are "<webstack>-<component>", Events "<object>.<suffix>", and the benchmark's
+// WebStacks are named ws-NNNN, so the prefix is unambiguous.
 func writesPerWebStack(rs []request) (per map[string]map[string]int, unattributed int) {
 	per = map[string]map[string]int{}
 	for _, r := range rs {
@@ -204,13 +173,4 @@ func writesPerWebStack(rs []request) (per map[string]map[string]int, unattribute
 		per[o][r.key()]++
 	}
 	return per, unattributed
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

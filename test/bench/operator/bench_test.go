@@ -99,17 +99,17 @@ func TestRequestsAreAttributedToTheirWebStack(t *testing.T) {
 }
 
 func TestAuditLinesCountOncePerRequest(t *testing.T) {
-	a := &auditLog{}
-	lines := []string{
+	a := &auditLog{written: map[string][]time.Time{}}
+	lines := []string{ // as kube-apiserver writes them: timestamps in microseconds
 		// A watch counts when it starts, not when it ends.
 		`{"stage":"ResponseStarted","verb":"watch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"secrets"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000001Z"}`,
 		`{"stage":"ResponseComplete","verb":"watch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"secrets"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:00.000001Z"}`,
 		// Anything else at ResponseComplete, with its subresource.
-		`{"stage":"ResponseComplete","verb":"update","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"webstacks","subresource":"status","namespace":"bench-00","name":"ws-0000"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:01Z","stageTimestamp":"2026-01-01T00:00:01.5Z"}`,
+		`{"stage":"ResponseComplete","verb":"update","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"webstacks","subresource":"status","namespace":"bench-00","name":"ws-0000"},"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-01-01T00:00:01.000000Z","stageTimestamp":"2026-01-01T00:00:01.500000Z"}`,
 		// A write that failed writes nothing.
-		`{"stage":"ResponseComplete","verb":"patch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"configmaps","namespace":"bench-00","name":"ws-0000-cache-config"},"responseStatus":{"code":409},"requestReceivedTimestamp":"2026-01-01T00:00:01Z","stageTimestamp":"2026-01-01T00:00:01.1Z"}`,
+		`{"stage":"ResponseComplete","verb":"patch","user":{"username":"webstack-operator-bench"},"objectRef":{"resource":"configmaps","namespace":"bench-00","name":"ws-0000-cache-config"},"responseStatus":{"code":409},"requestReceivedTimestamp":"2026-01-01T00:00:01.000000Z","stageTimestamp":"2026-01-01T00:00:01.100000Z"}`,
 		// Somebody else's request.
-		`{"stage":"ResponseComplete","verb":"create","user":{"username":"admin"},"objectRef":{"resource":"webstacks"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-01-01T00:00:02Z"}`,
+		`{"stage":"ResponseComplete","verb":"create","user":{"username":"admin"},"objectRef":{"resource":"webstacks"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-01-01T00:00:02.000000Z"}`,
 		`not json`,
 	}
 	for _, l := range lines {

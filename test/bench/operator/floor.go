@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/webstack-dev/webstack-operator/api/v1alpha1"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,21 +18,17 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// The floor: what the API server needs to take the operator's writes when nothing else is
-// done. A bare client, with the manager's user and no operator running, makes the requests
-// the operator's creation makes for each WebStack (every child as the operator writes it:
-// server-side apply, or a create for the credential Secrets and the migration Job; one
-// status write) and, for the change, the rewritten ConfigMap and Deployment and a status
-// write. It reads nothing and decides nothing, with as many requests in flight as the
-// manager has workers. Its time is the least any controller writing the same objects one
-// WebStack per worker could need on this machine; the operator's time over it is what the
-// operator itself costs.
+// The floor: a bare client with the manager's user and no operator running makes the writes
+// the operator makes for each WebStack (creation: every child, created or applied as the
+// operator does, and one status write; change: the rewritten children and a status write),
+// reading and deciding nothing, one WebStack per worker like the manager's. Its time is the
+// least any controller writing these objects could need on this machine.
 
 // floorWorkers is the manager's default --max-concurrent-reconciles.
 const floorWorkers = 4
 
-// floorResult is the floor at one size. Its phases hold Timing, Requests and CPU (Harness is
-// the bare client with the harness; Manager stays 0).
+// floorResult is the floor at one size; its phases hold Timing, Requests and CPU (Harness is
+// the bare client's).
 type floorResult struct {
 	N        int      `json:"n"`
 	Creation *phase   `json:"creation,omitempty"`
@@ -49,44 +45,27 @@ func floorRun(ctx context.Context, cfg config, samples []*sample, n int) (*floor
 			return err
 		}
 		restCfg.QPS = -1
-		bare, err := client.New(restCfg, client.Options{Scheme: newScheme()})
+		bare, err := client.New(restCfg, client.Options{})
 		if err != nil {
 			return err
 		}
-		ss := stacks(n, cfg.namespaces, samples)
-		log.Printf("floor N=%d: creating", n)
-		if res.Creation, err = floorPhase(ctx, cp, len(ss),
-			func(ready func(int, time.Time, types.UID)) error {
-				_, err := createStacks(ctx, cp.client, ss, ready)
-				return err
-			},
-			func(i int, uid types.UID) error {
-				return floorWrite(ctx, bare, ss[i], uid, 1, ss[i].sample.create, ss[i].sample.apply)
-			}); err != nil {
+		ss := stacks(n, cfg.Namespaces, samples)
+		log.Printf("floor N=%d: creating, then the change", n)
+		if res.Creation, err = floorPhase(ctx, cp, bare, ss, createStacks, 1, func(s *sample) ([][]byte, [][]byte) { return s.create, s.apply }); err != nil {
 			res.Errors = append(res.Errors, "creation: "+err.Error())
-			return nil
-		}
-		log.Printf("floor N=%d: change", n)
-		if res.Change, err = floorPhase(ctx, cp, len(ss),
-			func(ready func(int, time.Time, types.UID)) error {
-				_, err := patchStacks(ctx, cp.client, ss, ready)
-				return err
-			},
-			func(i int, uid types.UID) error {
-				return floorWrite(ctx, bare, ss[i], uid, 2, nil, ss[i].sample.changed)
-			}); err != nil {
+		} else if res.Change, err = floorPhase(ctx, cp, bare, ss, patchStacks, 2, func(s *sample) ([][]byte, [][]byte) { return nil, s.changed }); err != nil {
 			res.Errors = append(res.Errors, "change: "+err.Error())
 		}
 		return nil
 	})
 }
 
-// floorPhase starts the harness's requests (creates or patches of the WebStacks) and, as
-// each returns, hands its WebStack to one of floorWorkers workers; it measures from the first
-// request to the last answer.
-func floorPhase(ctx context.Context, cp *controlPlane, n int, start func(ready func(int, time.Time, types.UID)) error, work func(int, types.UID) error) (*phase, error) {
-	sent, done := make([]time.Time, n), make([]time.Time, n)
-	queue := make(chan func() error, n)
+// floorPhase sends the harness's creates or patches of the WebStacks and hands each, as it
+// returns, to one of floorWorkers workers that writes its children; it measures from the
+// first request to the last answer.
+func floorPhase(ctx context.Context, cp *controlPlane, bare client.Client, ss []stack, act actFunc, generation int64, children func(*sample) (create, apply [][]byte)) (*phase, error) {
+	sent, done := make([]time.Time, len(ss)), make([]time.Time, len(ss))
+	queue := make(chan func() error, len(ss))
 	var g errgroup.Group
 	for range floorWorkers {
 		g.Go(func() error {
@@ -99,11 +78,12 @@ func floorPhase(ctx context.Context, cp *controlPlane, n int, start func(ready f
 		})
 	}
 	begin := takeSnapshot(cp, 0)
-	err := start(func(i int, at time.Time, uid types.UID) {
+	_, err := act(ctx, cp.client, ss, func(i int, at time.Time, uid types.UID) {
 		sent[i] = at
 		queue <- func() error {
 			defer func() { done[i] = time.Now() }()
-			return work(i, uid)
+			create, apply := children(ss[i].sample)
+			return floorWrite(ctx, bare, ss[i], uid, generation, create, apply)
 		}
 	})
 	close(queue)
@@ -112,8 +92,7 @@ func floorPhase(ctx context.Context, cp *controlPlane, n int, start func(ready f
 	}
 	end := takeSnapshot(cp, 0)
 	t := timings(begin.at, sent, done)
-	// The audit log is written as requests complete: give it a moment to catch up.
-	_ = sleep(ctx, time.Second)
+	_ = sleep(ctx, time.Second) // the audit log is written as requests complete: let it catch up
 	return &phase{Timing: &t, Seconds: end.at.Sub(begin.at).Seconds(), CPU: begin.cpuUntil(end),
 		Requests: countRequests(cp.audit.between(begin.at, end.at.Add(time.Second)))}, nil
 }
@@ -129,20 +108,19 @@ func floorWrite(ctx context.Context, c client.Client, s stack, uid types.UID, ge
 		if i < len(create) {
 			err = c.Create(ctx, u)
 		} else {
-			err = c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("webstack-operator"), client.ForceOwnership)
+			err = c.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(v1alpha1.FieldManager), client.ForceOwnership)
 		}
 		if err != nil {
 			return fmt.Errorf("floor: writing %s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
-	body, err := json.Marshal(map[string]any{"status": map[string]any{
+	body := mustJSON(map[string]any{"status": map[string]any{
 		"observedGeneration": generation,
 		"conditions": []any{map[string]any{
 			"type": "Ready", "status": "False", "reason": "Progressing", "observedGeneration": generation,
 			"message": "children written by the benchmark's bare client", "lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
 		}},
 	}})
-	must(err)
 	if err := c.Status().Patch(ctx, webStack(s), client.RawPatch(types.MergePatchType, body)); err != nil {
 		return fmt.Errorf("floor: writing the status of %s/%s: %w", s.namespace, s.name, err)
 	}

@@ -1,24 +1,21 @@
 package main
 
-import "github.com/prometheus/procfs"
+import (
+	"os"
 
-// procFS is /proc, read through procfs.
+	"github.com/prometheus/procfs"
+)
+
 var procFS, _ = procfs.NewDefaultFS()
 
 // cpuSeconds is the CPU time (user and system) a process used so far; 0 if it is gone.
 func cpuSeconds(pid int) float64 {
-	if pid == 0 {
-		return 0
+	if p, err := procFS.Proc(pid); err == nil && pid != 0 {
+		if st, err := p.Stat(); err == nil {
+			return st.CPUTime()
+		}
 	}
-	p, err := procFS.Proc(pid)
-	if err != nil {
-		return 0
-	}
-	st, err := p.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.CPUTime()
+	return 0
 }
 
 // machineCPU returns the busy and total CPU seconds of the whole machine.
@@ -33,22 +30,22 @@ func machineCPU() (busy, total float64) {
 	return total - idle, total
 }
 
-// memory reads a process's VmRSS, VmHWM (its peak), RssAnon and RssFile, in bytes.
-func memory(pid int) procfs.ProcStatus {
+// memory reads a process's VmRSS and VmHWM (its peak), in bytes.
+func memory(pid int) (rss, hwm int64) {
 	if p, err := procFS.Proc(pid); err == nil {
 		if st, err := p.NewStatus(); err == nil {
-			return st
+			return int64(st.VmRSS), int64(st.VmHWM)
 		}
 	}
-	return procfs.ProcStatus{}
+	return 0, 0
 }
 
-// childPID finds a child process of this one by its command name (envtest starts
-// kube-apiserver and etcd as children); 0 if there is none.
-func childPID(self int, comm string) int {
+// childPID finds a child of this process by its command name (envtest starts kube-apiserver
+// and etcd as children); 0 if there is none.
+func childPID(comm string) int {
 	procs, _ := procFS.AllProcs()
 	for _, p := range procs {
-		if st, err := p.Stat(); err == nil && st.PPID == self && st.Comm == comm {
+		if st, err := p.Stat(); err == nil && st.PPID == os.Getpid() && st.Comm == comm {
 			return p.PID
 		}
 	}

@@ -13,48 +13,41 @@ import (
 	"time"
 )
 
-// cpuUse is the CPU time each process used in a window, in seconds.
+// cpuUse is the CPU seconds each process used in a window; Other is the rest of the machine
+// (it is shared), Utilization its busy time over wall time × CPUs.
 type cpuUse struct {
-	Manager   float64 `json:"manager"`
-	APIServer float64 `json:"kubeAPIServer"`
-	Etcd      float64 `json:"etcd"`
-	Harness   float64 `json:"harness"`
-	// Other is everything else on the machine (other people's work shares the 2 cores).
-	Other float64 `json:"other"`
-	// Utilization is the machine's busy time over wall time × CPUs (1 = every core busy).
+	Manager     float64 `json:"manager"`
+	APIServer   float64 `json:"kubeAPIServer"`
+	Etcd        float64 `json:"etcd"`
+	Harness     float64 `json:"harness"`
+	Other       float64 `json:"other"`
 	Utilization float64 `json:"utilization"`
 }
 
-// timing is a phase's latency: per WebStack (from its request to its last affected
-// object) and in total (from the first request to the last object).
+// timing is a phase's latency per WebStack (from its request to its last affected object)
+// and in total (from the first request to the last object).
 type timing struct {
 	TotalSeconds float64 `json:"totalSeconds"`
 	P50          float64 `json:"p50Seconds"`
 	P99          float64 `json:"p99Seconds"`
 }
 
-// phase is what one phase measured, from its start to the manager's quiescence.
+// phase is what one phase measured, from its start to the manager's quiescence. BusySeconds
+// ends with the work (the manager idle, its last request made), before the quiet wait; CPU is
+// counted over it. Requests are the manager's, from the audit log. RSS, HWM (VmHWM, the peak
+// since the process started) and HeapInuse are at the end.
 type phase struct {
-	Seconds float64 `json:"seconds"`
-	// BusySeconds is when the work ended (the manager idle with every WebStack reconciled,
-	// its last request made), from the phase's start; Seconds adds the quiet wait. CPU is
-	// counted over BusySeconds. A restart starts when the old process has exited.
-	BusySeconds float64 `json:"busySeconds"`
-	// Requests are the manager's requests, as the API server's audit log saw them.
+	Seconds          float64       `json:"seconds"`
+	BusySeconds      float64       `json:"busySeconds"`
 	Requests         requestCounts `json:"requests"`
 	Reconciles       float64       `json:"reconciles"`
 	ReconcileErrors  float64       `json:"reconcileErrors"`
 	ReconcileSeconds float64       `json:"reconcileSeconds"` // inside Reconcile, summed over workers
-	Workers          float64       `json:"workers"`          // MaxConcurrentReconciles
+	Workers          float64       `json:"workers"`
 	CPU              cpuUse        `json:"cpuSeconds"`
-	// PeakRSS is the highest VmRSS sampled (every 200 ms) in the phase; RSS, HWM (VmHWM, the
-	// peak since the process started), RSSAnon, RSSFile and HeapInuse (the Go heap) are at its end.
-	PeakRSS   int64 `json:"peakRSSBytes"`
-	RSS       int64 `json:"rssBytes"`
-	HWM       int64 `json:"hwmBytes"`
-	RSSAnon   int64 `json:"rssAnonBytes"`
-	RSSFile   int64 `json:"rssFileBytes"`
-	HeapInuse int64 `json:"heapInuseBytes"`
+	RSS              int64         `json:"rssBytes"`
+	HWM              int64         `json:"hwmBytes"`
+	HeapInuse        int64         `json:"heapInuseBytes"`
 	// Timing and Writes are for the phases that act on every WebStack (creation, change).
 	Timing   *timing       `json:"timing,omitempty"`
 	Writes   []stackWrites `json:"writesPerWebStack,omitempty"`
@@ -62,18 +55,17 @@ type phase struct {
 	TimedOut bool          `json:"timedOut,omitempty"`
 }
 
-// stackWrites summarises the writes of the WebStacks of one sample in one phase.
+// stackWrites are the writes per WebStack of one sample in one phase: mean and max, ...NoEvents
+// without Events, and By the mean by "verb resource".
 type stackWrites struct {
-	Sample   string `json:"sample"`
-	Stacks   int    `json:"stacks"`
-	Children int    `json:"children"`
-	// Mean and Max are writes per WebStack; ...NoEvents leave out Events.
-	Mean         float64 `json:"mean"`
-	Max          int     `json:"max"`
-	MeanNoEvents float64 `json:"meanWithoutEvents"`
-	MaxNoEvents  int     `json:"maxWithoutEvents"`
-	// By is the mean per WebStack by "verb resource".
-	By map[string]float64 `json:"by"`
+	Sample       string             `json:"sample"`
+	Stacks       int                `json:"stacks"`
+	Children     int                `json:"children"`
+	Mean         float64            `json:"mean"`
+	Max          int                `json:"max"`
+	MeanNoEvents float64            `json:"meanWithoutEvents"`
+	MaxNoEvents  int                `json:"maxWithoutEvents"`
+	By           map[string]float64 `json:"by"`
 }
 
 type profile struct {
@@ -81,50 +73,34 @@ type profile struct {
 	Top  string `json:"top"`
 }
 
-type unrelatedResult struct {
-	Objects       int     `json:"objects"`
-	CreateSeconds float64 `json:"createSeconds"`
-	// Before and After are a restarted manager's settled RSS without and with the unrelated
-	// objects, and its reads at that restart; Running... the running manager's RSS before
-	// and at its peak while they were created.
-	RSSBefore     int64 `json:"rssBeforeBytes"`
-	RSSAfter      int64 `json:"rssAfterBytes"`
-	ReadsBefore   int   `json:"readsBefore"`
-	ReadsAfter    int   `json:"readsAfter"`
-	RunningBefore int64 `json:"runningRSSBeforeBytes"`
-	RunningPeak   int64 `json:"runningPeakRSSBytes"`
-}
-
 type runResult struct {
-	N         int              `json:"n"`
-	Rep       int              `json:"rep"`
-	Creation  *phase           `json:"creation,omitempty"`
-	Idle      *phase           `json:"idle,omitempty"`
-	Restart   *phase           `json:"restart,omitempty"`
-	Change    *phase           `json:"change,omitempty"`
-	Unrelated *unrelatedResult `json:"unrelated,omitempty"`
-	Errors    []string         `json:"errors,omitempty"`
+	N        int      `json:"n"`
+	Rep      int      `json:"rep"`
+	Creation *phase   `json:"creation,omitempty"`
+	Idle     *phase   `json:"idle,omitempty"`
+	Restart  *phase   `json:"restart,omitempty"`
+	Change   *phase   `json:"change,omitempty"`
+	Errors   []string `json:"errors,omitempty"`
 }
 
-// runner holds one run's control plane, watches and manager.
+// runner holds one run's control plane and manager.
 type runner struct {
-	cfg     config
-	bin     string
-	pprof   bool
-	dir     string
-	logPath string
-	cp      *controlPlane
-	stacks  []stack
-	mgr     *managerProc
+	cfg    config
+	bin    string
+	pprof  bool
+	dir    string
+	cp     *controlPlane
+	stacks []stack
+	mgr    *managerProc
 }
 
 var errTimeout = errors.New("timed out")
 
 // runOnce measures n WebStacks on a fresh control plane: creation, the idle window, a
-// restart, the change and, if unrelated > 0, the unrelated objects.
-func runOnce(ctx context.Context, cfg config, bin string, samples []*sample, n, rep, unrelated int) (*runResult, error) {
+// restart and the change.
+func runOnce(ctx context.Context, cfg config, bin string, samples []*sample, n, rep int) (*runResult, error) {
 	dir := filepath.Join(cfg.tmp, fmt.Sprintf("n%d-%d", n, rep))
-	r := &runner{cfg: cfg, bin: bin, pprof: rep == 1 && n == cfg.profileAt, logPath: filepath.Join(dir, "manager.log"), dir: dir, stacks: stacks(n, cfg.namespaces, samples)}
+	r := &runner{cfg: cfg, bin: bin, pprof: rep == 1 && n == cfg.ProfileAt, dir: dir, stacks: stacks(n, cfg.Namespaces, samples)}
 	res := &runResult{N: n, Rep: rep}
 	return res, onControlPlane(ctx, cfg, dir, samples, func(ctx context.Context, cp *controlPlane) error {
 		r.cp = cp
@@ -141,22 +117,17 @@ func runOnce(ctx context.Context, cfg config, bin string, samples []*sample, n, 
 		}
 		log.Printf("run N=%d #%d: creating", n, rep)
 		var err error
-		if res.Creation, err = r.creation(ctx); !ok("creation", err) {
+		if res.Creation, err = r.track(ctx, "creation", 0.25, createStacks, func(s stack) []child { return s.sample.children }); !ok("creation", err) {
 			return nil
 		}
-		log.Printf("  idle %s, restart, change", cfg.idle)
+		log.Printf("  idle %s, restart, change", cfg.Idle)
 		w := r.begin()
-		_ = sleep(ctx, cfg.idle)
+		_ = sleep(ctx, cfg.Idle)
 		res.Idle = r.end(w, nil)
 		res.Restart, err = r.restart(ctx)
 		ok("restart", err)
-		res.Change, err = r.change(ctx)
+		res.Change, err = r.track(ctx, "change", 0, patchStacks, func(s stack) []child { return s.sample.affected })
 		ok("change", err)
-		if unrelated > 0 {
-			log.Printf("  %d unrelated ConfigMaps and %d Secrets", unrelated, unrelated)
-			res.Unrelated, err = r.unrelated(ctx, unrelated)
-			ok("unrelated objects", err)
-		}
 		return nil
 	})
 }
@@ -176,8 +147,6 @@ func (r *runner) snap() snapshot {
 	return takeSnapshot(r.cp, mgr)
 }
 
-// takeSnapshot reads the CPU time of the control plane's processes and the harness, with
-// the manager's as given (0 when none runs), and the machine's.
 func takeSnapshot(cp *controlPlane, mgrCPU float64) snapshot {
 	s := snapshot{at: time.Now(), mgr: mgrCPU, api: cpuSeconds(cp.apiPID), etcd: cpuSeconds(cp.etcdPID), self: cpuSeconds(os.Getpid())}
 	s.busy, s.tot = machineCPU()
@@ -203,18 +172,17 @@ type window struct {
 func (r *runner) begin() *window {
 	w := &window{start: r.snap()}
 	w.state, _ = r.mgr.controller()
-	r.mgr.resetPeak()
 	return w
 }
 
-// end closes the window. CPU is counted up to busyEnd (when the work ended, before the
-// quiet wait) if given; requests over the whole window, so that nothing late escapes.
+// end closes the window. CPU is counted up to busyEnd (the end of the work, before the quiet
+// wait) if given; requests over the whole window, so that nothing late escapes.
 func (r *runner) end(w *window, busyEnd *snapshot) *phase {
 	end := r.snap()
 	if busyEnd == nil {
 		busyEnd = &end
 	}
-	p := &phase{Seconds: end.at.Sub(w.start.at).Seconds(), BusySeconds: busyEnd.at.Sub(w.start.at).Seconds()}
+	p := &phase{Seconds: end.at.Sub(w.start.at).Seconds(), BusySeconds: busyEnd.at.Sub(w.start.at).Seconds(), CPU: w.start.cpuUntil(*busyEnd)}
 	p.Requests = countRequests(r.cp.audit.between(w.start.at, end.at))
 	if st, err := r.mgr.controller(); err == nil {
 		p.Reconciles = st.reconciles - w.state.reconciles
@@ -222,10 +190,7 @@ func (r *runner) end(w *window, busyEnd *snapshot) *phase {
 		p.ReconcileSeconds = st.reconcileTime - w.state.reconcileTime
 		p.Workers, p.HeapInuse = st.maxConcurrent, int64(st.heapInuse)
 	}
-	p.CPU = w.start.cpuUntil(*busyEnd)
-	p.PeakRSS = r.mgr.resetPeak()
-	m := memory(r.mgr.pid)
-	p.RSS, p.HWM, p.RSSAnon, p.RSSFile = int64(m.VmRSS), int64(m.VmHWM), int64(m.RssAnon), int64(m.RssFile)
+	p.RSS, p.HWM = memory(r.mgr.pid)
 	return p
 }
 
@@ -238,39 +203,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// startManager starts the manager and waits until its controller started its workers (its
-// informers synced: "Starting workers" in its log), so that a phase measures the
-// reconciler, not the start of the process.
-func (r *runner) startManager(ctx context.Context) error {
-	var offset int64
-	if st, err := os.Stat(r.logPath); err == nil {
-		offset = st.Size()
-	}
-	mgr, err := startManager(ctx, r.bin, r.pprof, r.cfg.memoryLimit, r.cp.kubeconfig, r.logPath)
-	if err != nil {
-		return err
-	}
-	r.mgr = mgr
-	for deadline := time.Now().Add(time.Minute); ; {
-		if b, err := os.ReadFile(r.logPath); err == nil && int64(len(b)) > offset && strings.Contains(string(b[offset:]), `"msg":"Starting workers"`) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the manager did not start its workers within a minute: see %s", r.logPath)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-mgr.exited:
-			return fmt.Errorf("the manager exited: see %s", r.logPath)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+func (r *runner) startManager(ctx context.Context) (err error) {
+	r.mgr, err = startManager(ctx, r.bin, r.pprof, r.cfg.MemoryLimit, r.cp.kubeconfig, filepath.Join(r.dir, "manager.log"))
+	return err
 }
 
 // waitQuiet waits until the manager has nothing queued or running, has reconciled at least
-// minReconciles times since it started, and has sent no request for cfg.quiet. It returns
-// the snapshot of when that state began (the end of the work, without the quiet time).
+// minReconciles times since it started, and has sent no request for cfg.Quiet. It returns
+// the snapshot of when that state began (the end of the work).
 func (r *runner) waitQuiet(ctx context.Context, deadline time.Time, minReconciles float64) (*snapshot, error) {
 	var snaps []snapshot
 	var idleSince time.Time
@@ -279,23 +219,14 @@ func (r *runner) waitQuiet(ctx context.Context, deadline time.Time, minReconcile
 		snaps = append(snaps, now)
 		st, err := r.mgr.controller()
 		idle := err == nil && st.queueDepth == 0 && st.activeWorkers == 0 && st.reconciles >= minReconciles
-		switch {
-		case !idle:
+		if !idle {
 			idleSince = time.Time{}
-		case idleSince.IsZero():
+		} else if idleSince.IsZero() {
 			idleSince = now.at
 		}
-		if last := r.cp.audit.quietSince(); idle && time.Since(last) >= r.cfg.quiet {
-			at := idleSince
-			if last.After(at) {
-				at = last
-			}
-			for i := range snaps {
-				if !snaps[i].at.Before(at) {
-					return &snaps[i], nil
-				}
-			}
-			return &now, nil
+		if last := r.cp.audit.quietSince(); idle && time.Since(last) >= r.cfg.Quiet {
+			at := maxTime(idleSince, last)
+			return &snaps[slices.IndexFunc(snaps, func(s snapshot) bool { return !s.at.Before(at) })], nil
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("waiting for the manager to go quiet: %w", errTimeout)
@@ -306,50 +237,23 @@ func (r *runner) waitQuiet(ctx context.Context, deadline time.Time, minReconcile
 	}
 }
 
-// creation creates the N WebStacks at once and waits until the manager wrote every child
-// of every one. The CPU profiles start once a quarter of the WebStacks are complete: by then
-// the first reconciles of most of the others have run, and costs that grow with the objects show.
-func (r *runner) creation(ctx context.Context) (*phase, error) {
-	p, err := r.track(ctx, "creation", 0.25, func() ([]time.Time, error) {
-		return createStacks(ctx, r.cp.client, r.stacks, nil)
-	}, func(s stack) []child { return s.sample.children })
-	if p != nil && r.pprof {
-		name, file := "manager heap in use after creation", filepath.Join(r.dir, "after-creation-heap.pprof")
-		top := "heap profile: "
-		if ferr := r.mgr.fetchProfile(ctx, "heap?gc=1", file); ferr != nil {
-			top += ferr.Error()
-		} else {
-			top = pprofTop(file, 25, "-sample_index=inuse_space")
-		}
-		p.Profiles = append(p.Profiles, profile{Name: name, Top: top})
-	}
-	return p, err
-}
-
-// change sets the change field on every WebStack and waits until the manager rewrote every
-// affected child (the Varnish ConfigMap and the cache Deployment).
-func (r *runner) change(ctx context.Context) (*phase, error) {
-	return r.track(ctx, "change", 0, func() ([]time.Time, error) {
-		return patchStacks(ctx, r.cp.client, r.stacks, nil)
-	}, func(s stack) []child { return s.sample.affected })
-}
-
-// track measures a phase that acts on every WebStack: act sends the requests and returns
-// when each was sent; a WebStack is done when the manager has written each of its children
-// that written names, since the phase began. It waits for every WebStack, then for the
-// manager to go quiet. With pprof, it profiles the manager and kube-apiserver from when a
-// share profileFrom of the WebStacks are done.
-func (r *runner) track(ctx context.Context, name string, profileFrom float64, act func() ([]time.Time, error), written func(s stack) []child) (*phase, error) {
+// track measures a phase that acts on every WebStack: act sends the requests; a WebStack is
+// done when the manager has written each of its children that written names since the
+// phase began. It waits for every WebStack, then for the manager to go quiet. With pprof, it
+// profiles the manager and kube-apiserver once a share profileFrom of the WebStacks are done
+// (for creation a quarter: by then most first reconciles ran, and costs that grow with the
+// objects show).
+func (r *runner) track(ctx context.Context, name string, profileFrom float64, act actFunc, written func(s stack) []child) (*phase, error) {
 	w := r.begin()
-	deadline := w.start.at.Add(r.cfg.phaseTimeout)
-	var prof *profiling
+	deadline := w.start.at.Add(r.cfg.PhaseTimeout)
+	var profiles chan []profile
 	startProfiles := func(complete int) {
-		if r.pprof && prof == nil && float64(complete) >= profileFrom*float64(len(r.stacks)) {
-			prof = r.startProfiles(ctx, name, profileFrom)
+		if r.pprof && profiles == nil && float64(complete) >= profileFrom*float64(len(r.stacks)) {
+			profiles = r.profile(ctx, name, profileFrom)
 		}
 	}
 	startProfiles(0)
-	sent, err := act()
+	sent, err := act(ctx, r.cp.client, r.stacks, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -393,8 +297,8 @@ func (r *runner) track(ctx context.Context, name string, profileFrom float64, ac
 	p := r.end(w, busyEnd)
 	p.Timing, p.TimedOut = &t, errors.Is(waitErr, errTimeout)
 	p.Writes = r.stackWrites(w.start.at, w.start.at.Add(time.Duration(p.Seconds*float64(time.Second))))
-	if prof != nil {
-		p.Profiles = prof.wait()
+	if profiles != nil {
+		p.Profiles = <-profiles
 	}
 	return p, waitErr
 }
@@ -440,8 +344,7 @@ func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {
 		return 0
 	}
-	rank := max(1, int(math.Ceil(p/100*float64(len(sorted)))))
-	return sorted[rank-1]
+	return sorted[max(1, int(math.Ceil(p/100*float64(len(sorted)))))-1]
 }
 
 // stackWrites attributes the writes of [from, to) to the WebStacks, per sample.
@@ -454,8 +357,7 @@ func (r *runner) stackWrites(from, to time.Time) []stackWrites {
 			if s.sample.name != smp {
 				continue
 			}
-			sw.Stacks++
-			sw.Children = len(s.sample.children)
+			sw.Stacks, sw.Children = sw.Stacks+1, len(s.sample.children)
 			total, noEvents := 0, 0
 			for k, v := range per[s.name] {
 				total += v
@@ -466,15 +368,13 @@ func (r *runner) stackWrites(from, to time.Time) []stackWrites {
 			}
 			sw.Mean += float64(total)
 			sw.MeanNoEvents += float64(noEvents)
-			sw.Max = max(sw.Max, total)
-			sw.MaxNoEvents = max(sw.MaxNoEvents, noEvents)
+			sw.Max, sw.MaxNoEvents = max(sw.Max, total), max(sw.MaxNoEvents, noEvents)
 		}
 		if sw.Stacks == 0 {
 			continue
 		}
 		n := float64(sw.Stacks)
-		sw.Mean /= n
-		sw.MeanNoEvents /= n
+		sw.Mean, sw.MeanNoEvents = sw.Mean/n, sw.MeanNoEvents/n
 		for k := range sw.By {
 			sw.By[k] /= n
 		}
@@ -483,8 +383,8 @@ func (r *runner) stackWrites(from, to time.Time) []stackWrites {
 	return out
 }
 
-// restart stops the manager, starts it again, and waits until it reconciled every WebStack
-// and went quiet.
+// restart stops the manager (SIGTERM), starts a new one, and waits until it reconciled
+// every WebStack and went quiet.
 func (r *runner) restart(ctx context.Context) (*phase, error) {
 	r.mgr.stop()
 	w := r.begin()
@@ -492,72 +392,29 @@ func (r *runner) restart(ctx context.Context) (*phase, error) {
 	if err := r.startManager(ctx); err != nil {
 		return nil, err
 	}
-	busyEnd, err := r.waitQuiet(ctx, w.start.at.Add(r.cfg.phaseTimeout), float64(len(r.stacks)))
+	busyEnd, err := r.waitQuiet(ctx, w.start.at.Add(r.cfg.PhaseTimeout), float64(len(r.stacks)))
 	p := r.end(w, busyEnd)
 	p.TimedOut = errors.Is(err, errTimeout)
 	return p, err
 }
 
-// profiling is a pair of 30 s CPU profiles under way: the manager's and kube-apiserver's.
-type profiling struct {
-	when             string
-	mgrFile, apiFile string
-	mgr, api         chan error
-}
-
-// startProfiles starts 30 s CPU profiles of the manager and kube-apiserver, into files
-// named after the phase.
-func (r *runner) startProfiles(ctx context.Context, phase string, from float64) *profiling {
-	when := fmt.Sprintf("from %.0f%% of the WebStacks done", 100*from)
-	if from == 0 {
-		when = "from the start"
+// profile takes 30 s CPU profiles of the manager and kube-apiserver, into files named after
+// the phase, and sends their summaries when both are done.
+func (r *runner) profile(ctx context.Context, phase string, from float64) chan []profile {
+	when := phase + " CPU for 30 s from the start"
+	if from > 0 {
+		when = fmt.Sprintf("%s CPU for 30 s from %.0f%% of the WebStacks done", phase, 100*from)
 	}
-	p := &profiling{when: phase + " CPU for 30 s " + when, mgrFile: filepath.Join(r.dir, phase+"-cpu.pprof"), apiFile: filepath.Join(r.dir, phase+"-apiserver-cpu.pprof"),
-		mgr: make(chan error, 1), api: make(chan error, 1)}
-	go func() { p.mgr <- r.mgr.fetchProfile(ctx, "profile?seconds=30", p.mgrFile) }()
-	go func() { p.api <- r.cp.fetchProfile(ctx, "profile?seconds=30", p.apiFile) }()
-	return p
-}
-
-// wait waits for both profiles and summarises them (or says why one is missing).
-func (p *profiling) wait() []profile {
-	top := func(err error, file string, lines int, extra ...string) string {
-		if err != nil {
-			return err.Error()
-		}
-		return pprofTop(file, lines, extra...)
-	}
-	return []profile{
-		{Name: "manager, " + p.when, Top: top(<-p.mgr, p.mgrFile, 25)},
-		{Name: "kube-apiserver, " + p.when + ", cumulative", Top: top(<-p.api, p.apiFile, 45, "-cum")},
-	}
-}
-
-// unrelated restarts the manager (settled memory without unrelated objects), creates n
-// ConfigMaps and n Secrets it must not cache, and restarts it again.
-func (r *runner) unrelated(ctx context.Context, n int) (*unrelatedResult, error) {
-	res := &unrelatedResult{Objects: 2 * n}
-	settled := func() (int64, int, error) {
-		p, err := r.restart(ctx)
-		if err != nil {
-			return 0, 0, err
-		}
-		_ = sleep(ctx, r.cfg.settle)
-		return int64(memory(r.mgr.pid).VmRSS), p.Requests.Reads, nil
-	}
-	var err error
-	if res.RSSBefore, res.ReadsBefore, err = settled(); err != nil {
-		return nil, err
-	}
-	res.RunningBefore = res.RSSBefore
-	r.mgr.resetPeak()
-	start := time.Now()
-	if err := createUnrelated(ctx, r.cp.client, n); err != nil {
-		return nil, err
-	}
-	res.CreateSeconds = time.Since(start).Seconds()
-	_ = sleep(ctx, r.cfg.quiet)
-	res.RunningPeak = r.mgr.resetPeak()
-	res.RSSAfter, res.ReadsAfter, err = settled()
-	return res, err
+	out := make(chan []profile, 1)
+	go func() {
+		api := make(chan string, 1)
+		go func() {
+			raw, err := r.cp.apiServerProfile(ctx)
+			api <- pprofTop(raw, err, filepath.Join(r.dir, phase+"-apiserver-cpu.pprof"), 45, "-cum")
+		}()
+		raw, err := r.mgr.managerProfile(ctx)
+		mgr := pprofTop(raw, err, filepath.Join(r.dir, phase+"-cpu.pprof"), 25)
+		out <- []profile{{Name: "manager, " + when, Top: mgr}, {Name: "kube-apiserver, " + when + ", cumulative", Top: <-api}}
+	}()
+	return out
 }

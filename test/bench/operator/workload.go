@@ -5,48 +5,45 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 )
 
-// changeField is the field the change phase sets on every WebStack: cache.grace, which is
-// in both the Varnish ConfigMap (the VCL) and the cache Deployment's arguments, so one change
-// rewrites a ConfigMap and rolls a Deployment (cache.defaultTTL only changes the Deployment's
-// arguments: the VCL does not hold it).
+// The change sets cache.grace (the samples have 1h), which is in both the Varnish ConfigMap
+// and the cache Deployment's arguments: one ConfigMap rewritten, one Deployment rolled.
 var changeField = []string{"spec", "cache", "grace"}
 
-// changeValue is the value it takes; the samples have 1h.
 const changeValue = "2h"
 
 // placeholderName and placeholderNamespace stand for a WebStack's name and namespace in the
-// rendered children; each stack's copy replaces them (they occur nowhere else in the output).
+// rendered children; each stack's copy replaces them.
 const (
 	placeholderName      = "zzbenchzz"
 	placeholderNamespace = "zzbenchnszz"
 )
 
-// sample is one of config/samples, with every child the operator makes for it.
+// sample is one of config/samples with the children `webstack-operator render` prints for
+// it; affected are those the change rewrites. create, apply and changed are the children as
+// the operator writes them (created once, applied, applied after the change): the floor's.
 type sample struct {
-	name     string // "minimal" or "full"
-	manifest map[string]any
-	// children are what `webstack-operator render` prints: the desired objects, the
-	// credential Secrets and the migration Job; affected are those the change rewrites.
-	children, affected []child
-	// create and apply are the children as JSON, as the operator writes them (the
-	// credentials and the Job created once, the rest applied); changed are the affected
-	// children rendered with the change. The floor writes copies of them.
+	name                   string
+	manifest               map[string]any
+	children, affected     []child
 	create, apply, changed [][]byte
 }
 
@@ -55,15 +52,11 @@ type child struct{ Kind, Suffix string }
 
 // key names the child of WebStack ws as the audit log does: "resource/namespace/name".
 func (c child) key(ns, ws string) string {
-	resource := strings.ToLower(c.Kind)
-	if strings.HasSuffix(resource, "y") {
-		resource = strings.TrimSuffix(resource, "y") + "ie"
-	}
-	return resource + "s/" + ns + "/" + ws + c.Suffix
+	plural, _ := meta.UnsafeGuessKindToResource(schema.GroupVersionKind{Kind: c.Kind})
+	return plural.Resource + "/" + ns + "/" + ws + c.Suffix
 }
 
-// loadSamples reads the samples and renders them with the manager binary, before and after
-// the change.
+// loadSamples renders the samples with the manager binary, before and after the change.
 func loadSamples(bin, dir string) ([]*sample, error) {
 	var out []*sample
 	for _, name := range []string{"minimal", "full"} {
@@ -76,7 +69,7 @@ func loadSamples(bin, dir string) ([]*sample, error) {
 		if err := yaml.Unmarshal(raw, &s.manifest); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		m := deepCopyMap(s.manifest)
+		m := runtime.DeepCopyJSON(s.manifest)
 		must(unstructured.SetNestedField(m, placeholderName, "metadata", "name"))
 		must(unstructured.SetNestedField(m, placeholderNamespace, "metadata", "namespace"))
 		before, err := render(bin, dir, m)
@@ -88,23 +81,19 @@ func loadSamples(bin, dir string) ([]*sample, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range sortedKeys(before) {
+		for _, k := range slices.Sorted(maps.Keys(before)) {
 			kind, name, _ := strings.Cut(k, "/")
 			c := child{Kind: kind, Suffix: strings.TrimPrefix(name, placeholderName)}
 			s.children = append(s.children, c)
 			if !reflect.DeepEqual(before[k], after[k]) {
 				s.affected = append(s.affected, c)
-				js, err := json.Marshal(after[k])
-				must(err)
-				s.changed = append(s.changed, js)
+				s.changed = append(s.changed, mustJSON(after[k]))
 			}
 			secretData(before[k])
-			js, err := json.Marshal(before[k])
-			must(err)
 			if kind == "Job" || kind == "Secret" && strings.HasSuffix(name, "-credentials") {
-				s.create = append(s.create, js)
+				s.create = append(s.create, mustJSON(before[k]))
 			} else {
-				s.apply = append(s.apply, js)
+				s.apply = append(s.apply, mustJSON(before[k]))
 			}
 		}
 		if len(s.affected) == 0 {
@@ -115,8 +104,13 @@ func loadSamples(bin, dir string) ([]*sample, error) {
 	return out, nil
 }
 
-// render runs `webstack-operator render -f` on a manifest and returns its objects by
-// "Kind/name".
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	must(err)
+	return b
+}
+
+// render runs `webstack-operator render -f` and returns its objects by "Kind/name".
 func render(bin, dir string, manifest map[string]any) (map[string]map[string]any, error) {
 	raw, err := yaml.Marshal(manifest)
 	must(err)
@@ -156,34 +150,19 @@ func secretData(obj map[string]any) {
 	delete(obj, "stringData")
 }
 
-func deepCopyMap(m map[string]any) map[string]any {
-	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
-}
-
 // stack is one WebStack of a run.
 type stack struct {
 	name, namespace string
 	sample          *sample
 }
 
-// stacks are N WebStacks, alternately the minimal and the full sample, spread over the
-// namespaces.
+// stacks are N WebStacks, alternately minimal and full, spread over the namespaces.
 func stacks(n, namespaces int, samples []*sample) []stack {
 	out := make([]stack, n)
 	for i := range out {
 		out[i] = stack{name: fmt.Sprintf("ws-%04d", i), namespace: namespaceName(i % namespaces), sample: samples[i%len(samples)]}
 	}
 	return out
-}
-
-// parallel runs f(i) for i in [0, n), workers at a time, and returns the first error.
-func parallel(n, workers int, f func(i int) error) error {
-	var g errgroup.Group
-	g.SetLimit(workers)
-	for i := range n {
-		g.Go(func() error { return f(i) })
-	}
-	return g.Wait()
 }
 
 // webStack is the WebStack of s with only its name, for patches.
@@ -196,53 +175,57 @@ func webStack(s stack) *unstructured.Unstructured {
 	return u
 }
 
-// createStacks creates the WebStacks at once (16 requests in flight) and returns when each
-// create request was sent; created, if not nil, is told of each as it returns.
-func createStacks(ctx context.Context, c client.Client, ss []stack, created func(i int, sent time.Time, uid types.UID)) ([]time.Time, error) {
+// eachStack sends one request per WebStack, 16 in flight, and returns when each was sent;
+// done, if not nil, is told of each as it returns.
+func eachStack(ss []stack, send func(s stack, u *unstructured.Unstructured) error, done func(i int, sent time.Time, uid types.UID)) ([]time.Time, error) {
 	sent := make([]time.Time, len(ss))
-	return sent, parallel(len(ss), 16, func(i int) error {
-		u := &unstructured.Unstructured{Object: deepCopyMap(ss[i].sample.manifest)}
-		u.SetName(ss[i].name)
-		u.SetNamespace(ss[i].namespace)
-		sent[i] = time.Now()
-		if err := c.Create(ctx, u); err != nil {
-			return fmt.Errorf("creating WebStack %s/%s: %w", ss[i].namespace, ss[i].name, err)
-		}
-		if created != nil {
-			created(i, sent[i], u.GetUID())
-		}
-		return nil
-	})
+	var g errgroup.Group
+	g.SetLimit(16)
+	for i, s := range ss {
+		g.Go(func() error {
+			u := webStack(s)
+			sent[i] = time.Now()
+			if err := send(s, u); err != nil {
+				return fmt.Errorf("WebStack %s/%s: %w", s.namespace, s.name, err)
+			}
+			if done != nil {
+				done(i, sent[i], u.GetUID())
+			}
+			return nil
+		})
+	}
+	return sent, g.Wait()
 }
 
-// patchStacks sets the change field on every WebStack (a JSON merge patch, as kubectl
-// patch --type=merge sends) and returns when each request was sent; patched, if not nil, is
-// told of each as it returns.
-func patchStacks(ctx context.Context, c client.Client, ss []stack, patched func(i int, sent time.Time, uid types.UID)) ([]time.Time, error) {
+// actFunc sends one request per WebStack (createStacks, patchStacks).
+type actFunc = func(ctx context.Context, c client.Client, ss []stack, done func(int, time.Time, types.UID)) ([]time.Time, error)
+
+// createStacks creates the WebStacks at once.
+func createStacks(ctx context.Context, c client.Client, ss []stack, done func(int, time.Time, types.UID)) ([]time.Time, error) {
+	return eachStack(ss, func(s stack, u *unstructured.Unstructured) error {
+		u.Object = runtime.DeepCopyJSON(s.sample.manifest)
+		u.SetName(s.name)
+		u.SetNamespace(s.namespace)
+		return c.Create(ctx, u)
+	}, done)
+}
+
+// patchStacks sets the change field on every WebStack with a JSON merge patch, as
+// `kubectl patch --type=merge` does.
+func patchStacks(ctx context.Context, c client.Client, ss []stack, done func(int, time.Time, types.UID)) ([]time.Time, error) {
 	patch := map[string]any{}
 	must(unstructured.SetNestedField(patch, changeValue, changeField...))
-	body, err := json.Marshal(patch)
-	must(err)
-	sent := make([]time.Time, len(ss))
-	return sent, parallel(len(ss), 16, func(i int) error {
-		u := webStack(ss[i])
-		sent[i] = time.Now()
-		if err := c.Patch(ctx, u, client.RawPatch(types.MergePatchType, body)); err != nil {
-			return fmt.Errorf("patching WebStack %s/%s: %w", ss[i].namespace, ss[i].name, err)
-		}
-		if patched != nil {
-			patched(i, sent[i], u.GetUID())
-		}
-		return nil
-	})
+	body := mustJSON(patch)
+	return eachStack(ss, func(_ stack, u *unstructured.Unstructured) error {
+		return c.Patch(ctx, u, client.RawPatch(types.MergePatchType, body))
+	}, done)
 }
 
-// warmUp creates and deletes one WebStack of each sample: the first request for a new CRD
-// makes the API server build its handler (schema, CEL programs), which takes seconds on this
-// machine and would otherwise count as the first WebStack's latency.
+// warmUp creates and deletes one WebStack of each sample: the API server builds a new CRD's
+// handler (schema, CEL programs) on its first request, which would count as a WebStack's latency.
 func warmUp(ctx context.Context, c client.Client, samples []*sample) error {
 	for _, s := range samples {
-		u := &unstructured.Unstructured{Object: deepCopyMap(s.manifest)}
+		u := &unstructured.Unstructured{Object: runtime.DeepCopyJSON(s.manifest)}
 		u.SetName("warm-up-" + s.name)
 		u.SetNamespace(namespaceName(0))
 		if err := c.Create(ctx, u); err != nil {
@@ -253,24 +236,4 @@ func warmUp(ctx context.Context, c client.Client, samples []*sample) error {
 		}
 	}
 	return nil
-}
-
-// createUnrelated creates n ConfigMaps and n Secrets of 1 KiB each, without the operator's
-// labels, spread over their own namespaces: objects the manager must not cache.
-func createUnrelated(ctx context.Context, c client.Client, n int) error {
-	const namespaces = 10
-	for i := range namespaces {
-		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%02d", i)}}); err != nil {
-			return err
-		}
-	}
-	payload := strings.Repeat("unrelated data that the webstack-operator must never cache. ", 20)[:1024]
-	return parallel(2*n, 32, func(i int) error {
-		meta := metav1.ObjectMeta{Name: fmt.Sprintf("unrelated-%05d", i/2), Namespace: fmt.Sprintf("unrelated-%02d", i%namespaces),
-			Labels: map[string]string{"app.kubernetes.io/name": "something-else"}}
-		if i%2 == 0 {
-			return c.Create(ctx, &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{"payload": payload}})
-		}
-		return c.Create(ctx, &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"payload": []byte(payload)}})
-	})
 }

@@ -30,14 +30,21 @@ import (
 
 const wrkPath = "/usr/bin/wrk"
 
+// The load and the data: wrk's threads and connections, the page it requests, and what
+// manage.py seed and ormbench are given.
+const (
+	threads, connections       = 2, 32
+	warmup                     = 2 * time.Second
+	page                       = "/people/1/"
+	people, authors, perAuthor = 100000, 1000, 10
+	ormBooks                   = 1000
+)
+
 type config struct {
-	root, out                  string
-	runs                       int
-	duration, warmup           time.Duration
-	threads, connections       int
-	people, authors, perAuthor int
-	ormBooks                   int
-	page                       string
+	root, out string
+	runs      int
+	duration  time.Duration
+	pooling   string
 }
 
 func main() {
@@ -46,17 +53,13 @@ func main() {
 	flag.StringVar(&c.out, "out", "docs/benchmarks.md", "the report: its section \"stack\" is replaced, the rest kept")
 	flag.IntVar(&c.runs, "runs", 5, "runs of each measurement (the report shows medians)")
 	flag.DurationVar(&c.duration, "duration", 10*time.Second, "duration of one wrk run")
-	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "duration of the uncounted wrk run before each path")
-	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
-	flag.IntVar(&c.connections, "connections", 32, "wrk connections")
-	flag.IntVar(&c.people, "people", 100000, "people to seed")
-	flag.IntVar(&c.authors, "authors", 1000, "authors to seed")
-	flag.IntVar(&c.perAuthor, "books-per-author", 10, "books per author to seed")
-	flag.IntVar(&c.ormBooks, "orm-books", 1000, "books in the N+1 comparison")
-	flag.StringVar(&c.page, "page", "/people/1/", "the page wrk requests")
+	flag.StringVar(&c.pooling, "pooling", "also", "the PgBouncer comparison (section \"pooling\"): also, only or skip")
 	flag.Parse()
 	if c.runs < 1 || c.runs > 20 || c.duration <= 0 || c.duration > time.Minute {
 		fatal(errors.New("-runs must be 1 to 20 and -duration at most 1m"))
+	}
+	if !slices.Contains([]string{"also", "only", "skip"}, c.pooling) {
+		fatal(errors.New("-pooling must be also, only or skip"))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -82,13 +85,27 @@ type scenario struct {
 	results   []wrkResult
 }
 
-func run(ctx context.Context, c config) error {
+func run(ctx context.Context, c config) (err error) {
 	if _, err := os.Stat(wrkPath); err != nil {
 		return fmt.Errorf("%s: %w (hack/install-deps.sh installs wrk)", wrkPath, err)
 	}
+	if c.pooling != "skip" {
+		defer func() {
+			if err != nil {
+				return
+			}
+			var section string
+			if section, err = runPooling(ctx, c); err == nil {
+				err = report.WriteSection(c.out, "pooling", section)
+			}
+		}()
+		if c.pooling == "only" {
+			return nil
+		}
+	}
 	began := time.Now()
 	machine := report.DescribeMachine()
-	s, err := stack.Start(ctx, stack.Options{Root: c.root, People: c.people, Authors: c.authors, BooksPerAuthor: c.perAuthor, Logf: logf})
+	s, err := stack.Start(ctx, stack.Options{Root: c.root, People: people, Authors: authors, BooksPerAuthor: perAuthor, Logf: logf})
 	if err != nil {
 		return err
 	}
@@ -96,18 +113,18 @@ func run(ctx context.Context, c config) error {
 
 	// The page must be a HIT through the stack before the cached runs.
 	for range 2 {
-		if err := get("http://" + s.Frontend + c.page); err != nil {
+		if err := get("http://" + s.Frontend + page); err != nil {
 			return err
 		}
 	}
 	scenarios := []*scenario{
-		{name: "HAProxy → Varnish, cached (HIT)", why: "what clients get for a cached page", url: "http://" + s.Frontend + c.page},
-		{name: "gunicorn directly (app-1)", why: "the app alone: Django, the Redis query cache, one instance", url: "http://" + s.Apps[0].Addr + c.page},
-		{name: "HAProxy → Varnish → HAProxy → gunicorn, uncached", why: "a Cookie makes Varnish pass: the proxies' overhead over both instances", url: "http://" + s.Frontend + c.page, header: "Cookie: bench=1"},
+		{name: "HAProxy → Varnish, cached (HIT)", why: "what clients get for a cached page", url: "http://" + s.Frontend + page},
+		{name: "gunicorn directly (app-1)", why: "the app alone: Django, the Redis query cache, one instance", url: "http://" + s.Apps[0].Addr + page},
+		{name: "HAProxy → Varnish → HAProxy → gunicorn, uncached", why: "a Cookie makes Varnish pass: the proxies' overhead over both instances", url: "http://" + s.Frontend + page, header: "Cookie: bench=1"},
 	}
 	for _, sc := range scenarios {
 		logf("warming up: %s", sc.name)
-		if _, err := wrk(ctx, c, sc, c.warmup); err != nil {
+		if _, err := wrk(ctx, c, sc, warmup); err != nil {
 			return err
 		}
 	}
@@ -125,7 +142,7 @@ func run(ctx context.Context, c config) error {
 	varnish := varnishCounters(s)
 
 	logf("ORM comparisons (manage.py ormbench)")
-	out, err := s.Manage(ctx, "ormbench", "--runs", strconv.Itoa(c.runs), "--books", strconv.Itoa(c.ormBooks))
+	out, err := s.Manage(ctx, "ormbench", "--runs", strconv.Itoa(c.runs), "--books", strconv.Itoa(ormBooks))
 	if err != nil {
 		return err
 	}
@@ -154,17 +171,16 @@ func get(url string) error {
 	return nil
 }
 
-// wrkResult is one wrk run.
+// wrkResult is one wrk run; errors are non-2xx/3xx responses and socket errors.
 type wrkResult struct {
 	rps      float64
 	p50, p99 time.Duration
-	requests int
-	errors   int // non-2xx/3xx responses and socket errors
+	errors   int
 }
 
 // wrkArgs are the arguments of one wrk run.
-func wrkArgs(c config, sc *scenario, d time.Duration) []string {
-	args := []string{"-t" + strconv.Itoa(c.threads), "-c" + strconv.Itoa(c.connections), "-d" + d.String(), "--timeout", "10s", "--latency"}
+func wrkArgs(sc *scenario, d time.Duration) []string {
+	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(connections), "-d" + d.String(), "--timeout", "10s", "--latency"}
 	if sc.header != "" {
 		args = append(args, "-H", sc.header)
 	}
@@ -174,45 +190,34 @@ func wrkArgs(c config, sc *scenario, d time.Duration) []string {
 var (
 	reRPS     = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
 	reLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
-	reCount   = regexp.MustCompile(`(?m)^\s+([0-9]+) requests in`)
-	reNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses: ([0-9]+)`)
-	reSocket  = regexp.MustCompile(`Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
+	// reErrors are the non-2xx/3xx responses and the socket errors.
+	reErrors = regexp.MustCompile(`Non-2xx or 3xx responses: ([0-9]+)|Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)`)
 )
 
 func wrk(ctx context.Context, c config, sc *scenario, d time.Duration) (wrkResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, wrkPath, wrkArgs(c, sc, d)...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, wrkPath, wrkArgs(sc, d)...).CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %w\n%s", sc.url, err, out)
 	}
-	s := string(out)
 	var r wrkResult
-	m := reRPS.FindStringSubmatch(s)
+	m := reRPS.FindSubmatch(out)
 	if m == nil {
-		return r, fmt.Errorf("wrk printed no Requests/sec:\n%s", s)
+		return r, fmt.Errorf("wrk printed no Requests/sec:\n%s", out)
 	}
-	r.rps, _ = strconv.ParseFloat(m[1], 64)
-	for _, m := range reLatency.FindAllStringSubmatch(s, -1) {
-		v, _ := strconv.ParseFloat(m[2], 64)
-		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "m": time.Minute}[m[3]]
-		lat := time.Duration(v * float64(unit))
-		if m[1] == "50" {
-			r.p50 = lat
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	for _, m := range reLatency.FindAllSubmatch(out, -1) {
+		d, _ := time.ParseDuration(string(m[2]) + string(m[3]))
+		if string(m[1]) == "50" {
+			r.p50 = d
 		} else {
-			r.p99 = lat
+			r.p99 = d
 		}
 	}
-	if m := reCount.FindStringSubmatch(s); m != nil {
-		r.requests, _ = strconv.Atoi(m[1])
-	}
-	if m := reNon2xx.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		r.errors += n
-	}
-	if m := reSocket.FindStringSubmatch(s); m != nil {
+	for _, m := range reErrors.FindAllSubmatch(out, -1) {
 		for _, f := range m[1:] {
-			n, _ := strconv.Atoi(f)
+			n, _ := strconv.Atoi(string(f))
 			r.errors += n
 		}
 	}
@@ -279,11 +284,11 @@ func writeReport(c config, s *stack.Stack, m report.Machine, scenarios []*scenar
 	p("- HAProxy: nbthread %d, maxconn %d per app server (queue beyond), leastconn; logs every request to stdout\n", t.LoadBalancer.Threads, t.LoadBalancer.ServerMaxConnections)
 	p("- Varnish: malloc %d MiB, rule `/people/` ttl 10m\n", t.Cache.StorageMiB)
 	p("- PostgreSQL 15: shared_buffers %d MiB, work_mem %d MiB, max_connections %d\n", t.Database.SharedBuffersMiB, t.Database.WorkMemMiB, t.Database.MaxConnections)
-	p("- data: `manage.py seed --people %d --authors %d --books-per-author %d` (%d people, %d books)\n\n", c.people, c.authors, c.perAuthor, orm.People, orm.Books)
+	p("- data: `manage.py seed --people %d --authors %d --books-per-author %d` (%d people, %d books)\n\n", people, authors, perAuthor, orm.People, orm.Books)
 
 	p("## One page, three paths\n\n")
-	p("`GET %s` (a person's page: the row comes from the Redis query cache after the first request), wrk with %d threads and %d connections,\n", c.page, c.threads, c.connections)
-	p("%s per run, %d runs interleaved path by path after a %s warm-up each; medians, with the range of the runs.\n\n", c.duration, c.runs, c.warmup)
+	p("`GET %s` (a person's page: the row comes from the Redis query cache after the first request), wrk with %d threads and %d connections,\n", page, threads, connections)
+	p("%s per run, %d runs interleaved path by path after a %s warm-up each; medians, with the range of the runs.\n\n", c.duration, c.runs, warmup)
 	p("| path | req/s | p50 | p99 | req/s range | errors |\n| --- | ---: | ---: | ---: | --- | ---: |\n")
 	med := map[string]float64{}
 	for _, sc := range scenarios {
@@ -303,14 +308,14 @@ func writeReport(c config, s *stack.Stack, m report.Machine, scenarios []*scenar
 		p("- The cached page through both proxies serves **%.1f×** the requests of gunicorn alone.\n", cached/direct)
 		p("- Uncached through the stack: %.0f%% of gunicorn alone's rate (the stack spreads over both instances; the proxies compete for the same cores).\n", 100*uncached/direct)
 	}
-	p("- Straight to gunicorn, all %d connections land on one instance's %d threads and queue inside it; through the stack HAProxy\n", c.connections, t.App.WorkersPerPod*t.App.ThreadsPerWorker)
+	p("- Straight to gunicorn, all %d connections land on one instance's %d threads and queue inside it; through the stack HAProxy\n", connections, t.App.WorkersPerPod*t.App.ThreadsPerWorker)
 	p("  sends each instance at most %d requests at once (serverMaxConnections) and queues the rest itself, over both instances.\n", t.LoadBalancer.ServerMaxConnections)
 	if varnish != nil {
 		p("- varnishstat over the whole run: %d hits, %d misses, %d passes.\n", varnish["cache_hit"], varnish["cache_miss"], varnish["s_pass"])
 	}
 	p("\nThe commands, with the ports of this run (each run picks free ports):\n\n```sh\n")
 	for _, sc := range scenarios {
-		args := wrkArgs(c, sc, c.duration)
+		args := wrkArgs(sc, c.duration)
 		for i, a := range args {
 			if strings.Contains(a, " ") {
 				args[i] = "'" + a + "'"
@@ -321,7 +326,7 @@ func writeReport(c config, s *stack.Stack, m report.Machine, scenarios []*scenar
 	p("```\n\n")
 
 	p("## ORM on %d people\n\n", orm.People)
-	p("`manage.py ormbench --runs %d --books %d` (examples/django-shop/catalog/management/commands/ormbench.py): each way timed in\n", c.runs, c.ormBooks)
+	p("`manage.py ormbench --runs %d --books %d` (examples/django-shop/catalog/management/commands/ormbench.py): each way timed in\n", c.runs, ormBooks)
 	p("Django on the live database, median of %d runs after one warm-up; queries counted with CaptureQueriesContext.\n\n", c.runs)
 	p("| question | way | median ms | queries | runs (ms) |\n| --- | --- | ---: | ---: | --- |\n")
 	for _, r := range orm.Rows {
@@ -334,7 +339,7 @@ func writeReport(c config, s *stack.Stack, m report.Machine, scenarios []*scenar
 	p("\nThe JSONB query matches %d of %d people; \"no index\" drops `person_profile_gin` inside a transaction that is rolled back.\n\n", orm.Matches, orm.People)
 
 	p("## Repeat it\n\n```sh\nhack/install-deps.sh   # Debian packages: daemons, wrk, Django, gunicorn, Celery\nmake bench-stack       # about %.0f minutes; writes this section of %s\n", max(1, took.Minutes()), c.out)
-	p("go run ./test/bench/stack -runs %d -duration %s -connections %d   # the same, with the flags of this run\n```\n\n", c.runs, c.duration, c.connections)
+	p("go run ./test/bench/stack -runs %d -duration %s   # the same, with the flags of this run\n```\n\n", c.runs, c.duration)
 	p("Start timeline of this run:\n\n```\n%s\n```\n", strings.Join(s.Timeline, "\n"))
 	return b.String()
 }

@@ -1,4 +1,4 @@
-package controllers
+package ssa
 
 import (
 	"sync"
@@ -11,7 +11,7 @@ import (
 
 // ownWrites keeps the watch events of the reconciler's own updates of children from starting
 // another reconcile, which would find nothing to do: the reconcile that wrote a child
-// observes the API server's answer (scope.applied). Every other update of a child (its
+// observes the API server's answer (Apply returns it). Every other update of a child (its
 // controller's status, another writer's edit) still starts one.
 //
 // The watch often delivers the event of a write before the writer has read the answer, so

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -64,6 +65,10 @@ func TestInternStringsSharesRepeatedStringsAndKeepsValues(t *testing.T) {
 			},
 		},
 	}
+	// unique.Make keeps a canonical copy only until a garbage collection finds no handle to
+	// it, so two objects interned across a collection may hold two copies (the next decode
+	// shares again). Within one cycle they must share: the test keeps the collector off.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			a, b := tc.make("one"), tc.make("two")
@@ -94,5 +99,20 @@ func TestInternStringsSharesRepeatedStringsAndKeepsValues(t *testing.T) {
 				t.Errorf("names differ and must not be shared")
 			}
 		})
+	}
+}
+
+func TestCacheOptionsWatchNamespaces(t *testing.T) {
+	if got := CacheOptions().DefaultNamespaces; got != nil {
+		t.Errorf("without namespaces the cache is limited to %v", got)
+	}
+	got := CacheOptions("shop", "blog").DefaultNamespaces
+	if len(got) != 2 {
+		t.Fatalf("namespaces %v, want shop and blog", got)
+	}
+	for _, ns := range []string{"shop", "blog"} {
+		if _, ok := got[ns]; !ok {
+			t.Errorf("%s is not watched: %v", ns, got)
+		}
 	}
 }

@@ -4,12 +4,54 @@ import (
 	"unique"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/webstack-dev/webstack-operator/internal/stack/resources"
 )
+
+// CacheOptions keep the manager's memory independent of unrelated objects in the cluster:
+// managedFields are stripped from everything cached, and every kind the operator creates is
+// cached only for objects carrying its managed-by label (WebStacks are cached whole). The
+// strings cached children repeat are shared (internStrings). With namespaces, the cache (and
+// so the operator) sees only those namespaces, which namespaced Roles can then grant.
+func CacheOptions(namespaces ...string) cache.Options {
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
+	byObject := map[client.Object]cache.ByObject{}
+	for _, o := range []client.Object{
+		&appsv1.Deployment{}, &appsv1.StatefulSet{}, &corev1.Service{}, &corev1.ConfigMap{},
+		&corev1.Secret{}, &corev1.PersistentVolumeClaim{}, &batchv1.Job{},
+		&policyv1.PodDisruptionBudget{}, &networkingv1.NetworkPolicy{}, &autoscalingv2.HorizontalPodAutoscaler{},
+	} {
+		byObject[o] = ours
+	}
+	strip := cache.TransformStripManagedFields()
+	var only map[string]cache.Config
+	if len(namespaces) > 0 {
+		only = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			only[ns] = cache.Config{}
+		}
+	}
+	return cache.Options{
+		DefaultNamespaces: only,
+		DefaultTransform: func(obj any) (any, error) {
+			obj, err := strip(obj)
+			if err != nil {
+				return nil, err
+			}
+			return internStrings(obj)
+		},
+		ByObject: byObject,
+	}
+}
 
 // internStrings is a cache transform: the strings every cached child repeats (label and
 // annotation keys and values, owner references, selectors, the namespace) are made to
