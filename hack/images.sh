@@ -16,7 +16,7 @@
 #                                       # build missing, then import into containerd (namespace k8s.io)
 #   hack/images.sh list                 # NAME REF lines
 #
-# Names: pause postgres redis haproxy varnish django-shop operator
+# Names: pause postgres redis haproxy varnish pgbouncer django-shop operator
 # Cache: ${WEBSTACK_CACHE:-$HOME/.cache/webstack-operator}/images/NAME-HASH.tar
 set -euo pipefail
 
@@ -35,10 +35,11 @@ declare -A REF=(
 	[redis]=redis:7.0.15
 	[haproxy]=haproxy:2.6.12
 	[varnish]=varnish:7.1.1
+	[pgbouncer]=ghcr.io/cloudnative-pg/pgbouncer:1.25.2
 	[django-shop]=registry.example.com/django-shop:0.1.0
 	[operator]=ghcr.io/webstack-dev/webstack-operator:0.1.0
 )
-ALL=(pause postgres redis haproxy varnish django-shop operator)
+ALL=(pause postgres redis haproxy varnish pgbouncer django-shop operator)
 
 BASE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -98,6 +99,15 @@ LANG=C.UTF-8"
 		PKGS="varnish"
 		WORKDIR=/etc/varnish
 		CMD='["varnishd","-F","-f","/etc/varnish/default.vcl"]'
+		;;
+	pgbouncer)
+		# CloudNativePG's image: pgbouncer at /usr/bin/pgbouncer, uid 998 / gid 996, psql for the
+		# readiness query. Debian's pgbouncer is 1.18 (the image has 1.25): every setting the
+		# operator renders exists in both.
+		PKGS="pgbouncer postgresql-client-15"
+		USERS="postgres:x:998:996::/var/lib/postgresql:/usr/sbin/nologin"
+		USER_=998:996
+		CMD='["/usr/bin/pgbouncer","/etc/pgbouncer/pgbouncer.ini"]'
 		;;
 	django-shop)
 		# The example app on Debian's Python packages (the versions requirements.txt pins).
