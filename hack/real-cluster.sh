@@ -391,7 +391,7 @@ metadata:
   name: standard
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
+volumeBindingMode: Immediate
 reclaimPolicy: Retain
 EOF
 		for ((i = 1; i <= PVS; i++)); do
@@ -537,9 +537,26 @@ cleanup_iptables() {
 	done
 }
 
+# up and down of the cluster serialise on a lock (the components never inherit it: start
+# closes every descriptor above 2).
+lock() {
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.real-cluster.lock"
+	if ! flock -n 9; then
+		log "waiting for another up or down to finish ($CACHE/.real-cluster.lock)"
+		flock 9
+	fi
+}
+
 case ${1:-} in
-up) up ;;
-down) down ;;
+up)
+	lock
+	up
+	;;
+down)
+	lock
+	down
+	;;
 kubeconfig)
 	use_bins
 	running || die "not running (hack/real-cluster.sh up)"

@@ -71,6 +71,8 @@ func TestDjangoShopOnRealPods(t *testing.T) {
 			t.Log("WEBSTACK_E2E_REAL_KEEP=1: the cluster stays up; hack/real-cluster.sh down removes it")
 		})
 	}
+	// The cluster is the test's own: start from a clean one, even after a kept or interrupted run.
+	mustRun(t, 5*time.Minute, nil, filepath.Join(repoRoot, "hack", "real-cluster.sh"), "down")
 	kubeconfig := strings.TrimSpace(mustRun(t, 60*time.Minute, nil, filepath.Join(repoRoot, "hack", "real-cluster.sh"), "up"))
 	if err := os.Setenv("KUBECONFIG", kubeconfig); err != nil {
 		t.Fatal(err)
