@@ -101,11 +101,13 @@ LANG=C.UTF-8"
 		CMD='["varnishd","-F","-f","/etc/varnish/default.vcl"]'
 		;;
 	pgbouncer)
-		# CloudNativePG's image: pgbouncer at /usr/bin/pgbouncer, uid 998 / gid 996, psql for the
+		# CloudNativePG's image: pgbouncer at /usr/bin/pgbouncer (Debian's is in /usr/sbin: a
+		# link), uid 998 / gid 996, psql for the
 		# readiness query. Debian's pgbouncer is 1.18 (the image has 1.25): every setting the
 		# operator renders exists in both.
 		PKGS="pgbouncer postgresql-client-15"
 		USERS="postgres:x:998:996::/var/lib/postgresql:/usr/sbin/nologin"
+		HOOK='ln -s /usr/sbin/pgbouncer "$1/usr/bin/pgbouncer"'
 		USER_=998:996
 		CMD='["/usr/bin/pgbouncer","/etc/pgbouncer/pgbouncer.ini"]'
 		;;
